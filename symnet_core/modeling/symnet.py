@@ -1,0 +1,380 @@
+"""Sym-Net assembled from its parts, with the official module names (spec §1).
+
+The model is split into a support encoder, a query encoder and a decoder so that a predictor can
+encode supports once and decode many queries. :meth:`SymNet.forward` chains the three and returns
+what the authors' eval forward returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from symnet_core.config import SymNetConfig
+from symnet_core.modeling.apa import APA
+from symnet_core.modeling.backbone import build_dilated_resnet, extract_features
+from symnet_core.modeling.base_learner import build_base_learner
+from symnet_core.modeling.correlation import TDC, hyper_correlation, support_columns
+from symnet_core.modeling.gram import build_shot_reweighter, gram_distance, gram_matrix, shot_weights
+from symnet_core.modeling.prior import SupportPriorKeys, pyramid_priors, query_prior, support_prior_keys
+from symnet_core.modeling.prototypes import QueryPrototypes, masked_average_pool, query_prototypes
+
+TDC_CHANNELS = 48
+
+
+@dataclass
+class SupportEncoding:
+    """Everything Sym-Net needs from one support shot; independent of the query.
+
+    Batch ``Bs`` is the episode batch, or 1 for a support shared by every query.
+
+    Attributes:
+        mask: [Bs,1,S,S] float foreground mask (label == 1) at input resolution.
+        gram: [Bs,C2,C2] Gram matrix of the support's layer-2 features.
+        prior_keys: SPM support keys (one [Bs,C4] per window).
+        columns: TDC unit foreground columns, ``columns[layer][item]`` = [C_l, N].
+        text_prototype: [Bs,C] APA output for the support (t_k).
+        mid: [Bs,C,f,f] support mid-level features (down_supp output); used by training losses.
+        mask_grid: [Bs,1,f,f] the mask bilinearly resized to the feature grid.
+    """
+
+    mask: torch.Tensor
+    gram: torch.Tensor
+    prior_keys: SupportPriorKeys
+    columns: list[list[torch.Tensor]]
+    text_prototype: torch.Tensor
+    mid: torch.Tensor
+    mask_grid: torch.Tensor
+
+
+@dataclass
+class QueryEncoding:
+    """Query-side features: everything that does not depend on the supports.
+
+    Attributes:
+        mid: [B,C,f,f] down_query output. layer2: [B,C2,f,f]. layer4: [B,C4,f,f].
+        hyper: pre-ReLU bottleneck features of layers 2–4. gram: [B,C2,C2].
+        base_logits: [B,N_base,f,f] base-learner logits on the feature grid.
+    """
+
+    mid: torch.Tensor
+    layer4: torch.Tensor
+    hyper: list[torch.Tensor]
+    gram: torch.Tensor
+    base_logits: torch.Tensor
+
+
+@dataclass
+class SymNetOutput:
+    """Outputs of one forward pass.
+
+    Attributes:
+        final: [B,2,H,W] ensemble "logits" (linear mixes of probabilities; argmax = prediction).
+        meta: [B,2,H,W] meta-learner logits. base: [B,N_base,H,W] base-learner logits.
+        H = W = S after :meth:`SymNet.forward`; the feature-grid size from :meth:`SymNet.decode`
+        with ``upsample=False``.
+        aux: training extras (pyramid logits, prototypes, ...), empty unless requested.
+    """
+
+    final: torch.Tensor
+    meta: torch.Tensor
+    base: torch.Tensor
+    aux: dict[str, object] = field(default_factory=dict)
+
+
+def _conv_relu(cin: int, cout: int, k: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size=k, padding=k // 2, bias=False), nn.ReLU(inplace=True))
+
+
+def _classifier(dim: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(dim, dim, kernel_size=3, padding=1, bias=False),
+        nn.ReLU(inplace=True),
+        nn.Dropout2d(p=0.1),
+        nn.Conv2d(dim, 2, kernel_size=1),
+    )
+
+
+def _reduce(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size=1, bias=False), nn.ReLU(inplace=True), nn.Dropout2d(p=0.5))
+
+
+def _resize(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    if isinstance(size, int):
+        size = (size, size)
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+
+class SymNet(nn.Module):
+    """Sym-Net few-shot segmenter (architecture only; usage lives in :class:`symnet_core.Predictor`).
+
+    State-dict keys and shapes equal the official checkpoints', so they load strictly.
+    """
+
+    def __init__(self, config: SymNetConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or SymNetConfig()
+        self.config = cfg
+        c = cfg.stage_channels
+        dim = cfg.reduce_dim
+        bins = cfg.pyramid_bins or ()
+        self.stage_sizes = (cfg.bottlenecks[1], cfg.bottlenecks[2], cfg.bottlenecks[3])
+
+        self.layer0, self.layer1, self.layer2, self.layer3, self.layer4 = build_dilated_resnet(
+            cfg.bottlenecks, cfg.backbone_width
+        )
+        self.learner_base = build_base_learner(c[4], cfg.num_base_outputs, hidden=c[4] // 4)
+        self.down_query = _reduce(cfg.mid_channels, dim)
+        self.down_supp = _reduce(cfg.mid_channels, dim)
+        self.init_merge = nn.ModuleList(_conv_relu(2 * dim + TDC_CHANNELS + 1, dim) for _ in bins)
+        self.alpha_conv = nn.ModuleList(_conv_relu(2 * dim, dim) for _ in bins[1:])
+        self.beta_conv = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(dim, dim, kernel_size=3, padding=1, bias=False),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(dim, dim, kernel_size=3, padding=1, bias=False),
+                nn.ReLU(inplace=True),
+            )
+            for _ in bins
+        )
+        self.inner_cls = nn.ModuleList(_classifier(dim) for _ in bins)
+        self.res1 = _conv_relu(dim * len(bins), dim)
+        self.res2 = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=3, padding=1, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(dim, dim, kernel_size=3, padding=1, bias=False),
+            nn.ReLU(inplace=True),
+        )
+        self.cls = _classifier(dim)
+        self.hyper_final = TDC(self.stage_sizes, out_channels=TDC_CHANNELS)
+        self.gram_merge = nn.Conv2d(2, 1, kernel_size=1, bias=False)
+        self.cls_merge = nn.Conv2d(2, 1, kernel_size=1, bias=False)
+        with torch.no_grad():
+            self.gram_merge.weight.copy_(torch.tensor([1.0, 0.0]).reshape(1, 2, 1, 1))
+            self.cls_merge.weight.copy_(torch.tensor([1.0, 0.0]).reshape(1, 2, 1, 1))
+        if cfg.shots > 1:
+            self.kshot_rw = build_shot_reweighter(cfg.shots)
+        self.CrossAttention = APA(cfg.text_dim, dim)
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def backbone(self) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module, nn.Module]:
+        return (self.layer0, self.layer1, self.layer2, self.layer3, self.layer4)
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """Modules that are never trained (backbone and base learner)."""
+        return [*self.backbone, self.learner_base]
+
+    def trainable_modules(self) -> list[nn.Module]:
+        """The meta-learner head that training and test-time adaptation update."""
+        mods: list[nn.Module] = [
+            self.hyper_final, self.down_query, self.down_supp, self.alpha_conv, self.init_merge,
+            self.beta_conv, self.inner_cls, self.res1, self.res2, self.cls, self.gram_merge,
+            self.cls_merge, self.CrossAttention,
+        ]  # fmt: skip
+        if hasattr(self, "kshot_rw"):
+            mods.append(self.kshot_rw)
+        return mods
+
+    def _check_input(self, x: torch.Tensor, name: str) -> None:
+        s = self.config.image_size
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != s or x.shape[3] != s:
+            raise ValueError(f"{name} must be [B,3,{s},{s}], got {list(x.shape)}")
+
+    # ------------------------------------------------------------------------------------------
+    def encode_support(self, image: torch.Tensor, label: torch.Tensor, text: torch.Tensor) -> SupportEncoding:
+        """Encode one support shot.
+
+        Args:
+            image: [B,3,S,S] ImageNet-normalised support image.
+            label: [B,S,S] (or [B,1,S,S]) support label: 1 object, 0 background, 255 ignore
+                (ignore counts as background, as in the official code).
+            text: [B,D] class-name embedding.
+        """
+        self._check_input(image, "support image")
+        if label.dim() == 3:
+            label = label.unsqueeze(1)
+        mask = (label == 1).to(image.dtype)
+        with torch.no_grad():
+            feats = extract_features(self.backbone, image)
+        l2, l3, l4 = feats.stages[2], feats.stages[3], feats.stages[4]
+        mask_grid = _resize(mask, l3.shape[-2:])
+        mid = self.down_supp(torch.cat([l3, l2], dim=1))
+        proto = masked_average_pool(mid, mask_grid)
+        text_proto = self.CrossAttention(mid * mask_grid, text, proto)
+        return SupportEncoding(
+            mask=mask,
+            gram=gram_matrix(l2),
+            prior_keys=support_prior_keys(l4, mask),
+            columns=support_columns(feats.hyper, mask),
+            text_prototype=text_proto,
+            mid=mid,
+            mask_grid=mask_grid,
+        )
+
+    def encode_query(self, image: torch.Tensor) -> QueryEncoding:
+        """Encode a batch of queries [B,3,S,S] (ImageNet-normalised)."""
+        self._check_input(image, "query image")
+        with torch.no_grad():
+            feats = extract_features(self.backbone, image)
+            base_logits = self.learner_base(feats.stages[4])
+        l2, l3, l4 = feats.stages[2], feats.stages[3], feats.stages[4]
+        if l4.shape[-1] != self.config.feature_size:
+            raise ValueError(f"feature grid {l4.shape[-1]} != expected {self.config.feature_size}")
+        return QueryEncoding(
+            mid=self.down_query(torch.cat([l3, l2], dim=1)),
+            layer4=l4,
+            hyper=feats.hyper,
+            gram=gram_matrix(l2),
+            base_logits=base_logits,
+        )
+
+    # ------------------------------------------------------------------------------------------
+    def shot_weights(self, query: QueryEncoding, shots: list[SupportEncoding]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gram distances [B,K] and softmax shot weights [B,K] for these shots."""
+        dist = torch.stack([gram_distance(query.gram, s.gram) for s in shots], dim=1)
+        if len(shots) > 1 and len(shots) != self.config.shots:
+            raise ValueError(f"this model takes 1 or {self.config.shots} shots per decode, got {len(shots)}")
+        return dist, shot_weights(dist, getattr(self, "kshot_rw", None))
+
+    def decode(
+        self,
+        query: QueryEncoding,
+        shots: list[SupportEncoding],
+        text: torch.Tensor,
+        *,
+        upsample: bool = True,
+        return_aux: bool = False,
+        exclude_base_class: torch.Tensor | None = None,
+    ) -> SymNetOutput:
+        """Segment the encoded queries with the encoded shots.
+
+        Args:
+            query: batch B of encoded queries.
+            shots: K encoded supports, each of batch B or 1.
+            text: [B,D] (or [1,D]) class-name embedding.
+            upsample: bilinearly upsample outputs to S×S as the official forward does.
+            return_aux: also return the pyramid logits and prototypes that training needs.
+            exclude_base_class: [B] base-learner channel of the episode's class (training on base
+                classes, ``cls_type='Base'``); that channel is left out of the base map.
+        """
+        bins = self.config.pyramid_bins or ()
+        b = query.mid.shape[0]
+        k = len(shots)
+        text = text.expand(b, -1) if text.shape[0] == 1 else text
+
+        hyper_sum = None
+        for shot in shots:
+            maps = hyper_correlation(query.hyper, shot.columns, self.stage_sizes)
+            hyper_sum = list(maps) if hyper_sum is None else [a + m for a, m in zip(hyper_sum, maps, strict=True)]
+        assert hyper_sum is not None
+        l4, l3, l2 = (m / k for m in hyper_sum)
+        tdc = self.hyper_final(l4, l3, l2)
+
+        dist, weights = self.shot_weights(query, shots)
+        est = (weights * dist).sum(dim=1)  # [B]
+        priors = torch.cat([query_prior(query.layer4, s.prior_keys) for s in shots], dim=1)
+        prior = (weights.reshape(b, k, 1, 1) * priors).sum(dim=1, keepdim=True)
+        prior_levels = pyramid_priors(prior, bins)
+
+        support_text = torch.stack([s.text_prototype.expand(b, -1) for s in shots], dim=1)  # [B,K,C]
+        support_text = (weights.unsqueeze(-1) * support_text).sum(dim=1)
+        protos = query_prototypes(query.mid, prior, need_all=return_aux)
+        query_text = self.CrossAttention(query.mid * prior, text, protos.foreground)
+        hybrid = (0.5 * query_text + 0.5 * support_text)[:, :, None, None]
+
+        meta, inner = self._merge_pyramid(query.mid, hybrid, tdc, prior_levels)
+        final = self._ensemble(meta, query.base_logits, est, exclude_base_class)
+        base = query.base_logits
+        if upsample:
+            s = self.config.image_size
+            final, meta, base = _resize(final, s), _resize(meta, s), _resize(base, s)
+        aux: dict[str, object] = {}
+        if return_aux:
+            aux = {
+                "inner_logits": inner,
+                "query_prototypes": protos,
+                "query_text": query_text,
+                "support_text": support_text,
+                "prior": prior,
+                "shot_weights": weights,
+            }
+        return SymNetOutput(final=final, meta=meta, base=base, aux=aux)
+
+    def _merge_pyramid(
+        self, mid: torch.Tensor, hybrid: torch.Tensor, tdc: torch.Tensor, priors: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        bins = self.config.pyramid_bins or ()
+        grid = mid.shape[-2:]
+        levels: list[torch.Tensor] = []
+        inner: list[torch.Tensor] = []
+        for i, b in enumerate(bins):
+            x = torch.cat(
+                [F.adaptive_avg_pool2d(mid, b), hybrid.expand(-1, -1, b, b), _resize(tdc, b), priors[i]], dim=1
+            )
+            x = self.init_merge[i](x)
+            if i > 0:
+                prev = _resize(levels[i - 1], b)
+                x = self.alpha_conv[i - 1](torch.cat([x, prev], dim=1)) + x
+            x = self.beta_conv[i](x) + x
+            inner.append(self.inner_cls[i](x))
+            levels.append(_resize(x, grid))
+        x = self.res1(torch.cat(levels, dim=1))
+        x = self.res2(x) + x
+        return self.cls(x), inner
+
+    def _ensemble(
+        self, meta: torch.Tensor, base_logits: torch.Tensor, est: torch.Tensor, exclude: torch.Tensor | None
+    ) -> torch.Tensor:
+        meta_p = meta.softmax(dim=1)
+        base_p = base_logits.softmax(dim=1)
+        if exclude is None:
+            base_map = base_p[:, 1:].sum(dim=1, keepdim=True)
+        else:
+            keep = torch.ones_like(base_p[:, :, :1, :1])
+            keep[:, 0] = 0
+            keep.scatter_(1, exclude.reshape(-1, 1, 1, 1).long(), 0.0)
+            base_map = (base_p * keep).sum(dim=1, keepdim=True)
+        est_map = est.reshape(-1, 1, 1, 1).expand_as(meta_p[:, :1])
+        bg = self.gram_merge(torch.cat([meta_p[:, :1], est_map], dim=1))
+        fg = self.gram_merge(torch.cat([meta_p[:, 1:], est_map], dim=1))
+        bg = self.cls_merge(torch.cat([bg, base_map], dim=1))
+        return torch.cat([bg, fg], dim=1)
+
+    # ------------------------------------------------------------------------------------------
+    def forward(
+        self,
+        query: torch.Tensor,
+        supports: torch.Tensor,
+        support_masks: torch.Tensor,
+        text: torch.Tensor,
+        *,
+        return_aux: bool = False,
+        exclude_base_class: torch.Tensor | None = None,
+    ) -> SymNetOutput:
+        """One batch of episodes, as the authors' forward in eval mode.
+
+        Args:
+            query: [B,3,S,S] ImageNet-normalised (official val transform).
+            supports: [B,K,3,S,S]. support_masks: [B,K,S,S] with 1 object, 0 background, 255 ignore.
+            text: [B,D] class-name embedding.
+
+        Returns:
+            :class:`SymNetOutput` with ``final`` [B,2,S,S], ``meta`` [B,2,S,S], ``base`` [B,N,S,S].
+        """
+        if supports.dim() != 5 or support_masks.dim() != 4:
+            raise ValueError(
+                f"supports must be [B,K,3,S,S] and masks [B,K,S,S], got {list(supports.shape)} "
+                f"and {list(support_masks.shape)}"
+            )
+        shots = [
+            self.encode_support(supports[:, i], support_masks[:, i], text) for i in range(supports.shape[1])
+        ]
+        q = self.encode_query(query)
+        return self.decode(q, shots, text, return_aux=return_aux, exclude_base_class=exclude_base_class)
+
+
+__all__ = ["QueryEncoding", "QueryPrototypes", "SupportEncoding", "SymNet", "SymNetOutput"]
