@@ -19,7 +19,13 @@ from symnet_core.modeling.backbone import build_dilated_resnet, extract_features
 from symnet_core.modeling.base_learner import build_base_learner
 from symnet_core.modeling.correlation import TDC, hyper_correlation, support_columns
 from symnet_core.modeling.gram import build_shot_reweighter, gram_distance, gram_matrix, shot_weights
-from symnet_core.modeling.prior import SupportPriorKeys, pyramid_priors, query_prior, support_prior_keys
+from symnet_core.modeling.prior import (
+    SupportPriorKeys,
+    official_prior,
+    pyramid_priors,
+    query_prior,
+    support_prior_keys,
+)
 from symnet_core.modeling.prototypes import QueryPrototypes, masked_average_pool, query_prototypes
 
 TDC_CHANNELS = 48
@@ -39,6 +45,8 @@ class SupportEncoding:
         text_prototype: [Bs,C] APA output for the support (t_k).
         mid: [Bs,C,f,f] support mid-level features (down_supp output); used by training losses.
         mask_grid: [Bs,1,f,f] the mask bilinearly resized to the feature grid.
+        layer4: [Bs,C4,f,f] support layer-4 features, kept only for the literal (quadratic) SPM of
+            ``prior="official"``; ``None`` otherwise.
     """
 
     mask: torch.Tensor
@@ -48,6 +56,7 @@ class SupportEncoding:
     text_prototype: torch.Tensor
     mid: torch.Tensor
     mask_grid: torch.Tensor
+    layer4: torch.Tensor | None = None
 
 
 @dataclass
@@ -57,14 +66,15 @@ class QueryEncoding:
     Attributes:
         mid: [B,C,f,f] down_query output. layer2: [B,C2,f,f]. layer4: [B,C4,f,f].
         hyper: pre-ReLU bottleneck features of layers 2–4. gram: [B,C2,C2].
-        base_logits: [B,N_base,f,f] base-learner logits on the feature grid.
+        base_logits: [B,N_base,f,f] base-learner logits on the feature grid, or ``None`` when
+            the query was encoded for meta-only use.
     """
 
     mid: torch.Tensor
     layer4: torch.Tensor
     hyper: list[torch.Tensor]
     gram: torch.Tensor
-    base_logits: torch.Tensor
+    base_logits: torch.Tensor | None
 
 
 @dataclass
@@ -185,7 +195,9 @@ class SymNet(nn.Module):
             raise ValueError(f"{name} must be [B,3,{s},{s}], got {list(x.shape)}")
 
     # ------------------------------------------------------------------------------------------
-    def encode_support(self, image: torch.Tensor, label: torch.Tensor, text: torch.Tensor) -> SupportEncoding:
+    def encode_support(
+        self, image: torch.Tensor, label: torch.Tensor, text: torch.Tensor, *, keep_layer4: bool = False
+    ) -> SupportEncoding:
         """Encode one support shot.
 
         Args:
@@ -193,6 +205,7 @@ class SymNet(nn.Module):
             label: [B,S,S] (or [B,1,S,S]) support label: 1 object, 0 background, 255 ignore
                 (ignore counts as background, as in the official code).
             text: [B,D] class-name embedding.
+            keep_layer4: keep the layer-4 map for the literal SPM (``prior="official"``).
         """
         self._check_input(image, "support image")
         if label.dim() == 3:
@@ -213,14 +226,18 @@ class SymNet(nn.Module):
             text_prototype=text_proto,
             mid=mid,
             mask_grid=mask_grid,
+            layer4=l4 if keep_layer4 else None,
         )
 
-    def encode_query(self, image: torch.Tensor) -> QueryEncoding:
-        """Encode a batch of queries [B,3,S,S] (ImageNet-normalised)."""
+    def encode_query(self, image: torch.Tensor, *, with_base: bool = True) -> QueryEncoding:
+        """Encode a batch of queries [B,3,S,S] (ImageNet-normalised).
+
+        ``with_base=False`` skips the base learner (meta-only decoding), about a third of the cost.
+        """
         self._check_input(image, "query image")
         with torch.no_grad():
             feats = extract_features(self.backbone, image)
-            base_logits = self.learner_base(feats.stages[4])
+            base_logits = self.learner_base(feats.stages[4]) if with_base else None
         l2, l3, l4 = feats.stages[2], feats.stages[3], feats.stages[4]
         if l4.shape[-1] != self.config.feature_size:
             raise ValueError(f"feature grid {l4.shape[-1]} != expected {self.config.feature_size}")
@@ -249,6 +266,7 @@ class SymNet(nn.Module):
         upsample: bool = True,
         return_aux: bool = False,
         exclude_base_class: torch.Tensor | None = None,
+        prior: str = "fast",
     ) -> SymNetOutput:
         """Segment the encoded queries with the encoded shots.
 
@@ -260,6 +278,11 @@ class SymNet(nn.Module):
             return_aux: also return the pyramid logits and prototypes that training needs.
             exclude_base_class: [B] base-learner channel of the episode's class (training on base
                 classes, ``cls_type='Base'``); that channel is left out of the base map.
+            prior: ``"fast"`` (matrix–vector SPM) or ``"official"`` (the literal quadratic form;
+                needs shots encoded with ``keep_layer4=True``).
+
+        Without base logits (``encode_query(with_base=False)``) ``final`` and ``base`` are the
+        meta logits and an empty tensor: use ``meta``.
         """
         bins = self.config.pyramid_bins or ()
         b = query.mid.shape[0]
@@ -276,7 +299,7 @@ class SymNet(nn.Module):
 
         dist, weights = self.shot_weights(query, shots)
         est = (weights * dist).sum(dim=1)  # [B]
-        priors = torch.cat([query_prior(query.layer4, s.prior_keys) for s in shots], dim=1)
+        priors = torch.cat([self._shot_prior(query.layer4, s, prior) for s in shots], dim=1)
         prior = (weights.reshape(b, k, 1, 1) * priors).sum(dim=1, keepdim=True)
         prior_levels = pyramid_priors(prior, bins)
 
@@ -287,11 +310,15 @@ class SymNet(nn.Module):
         hybrid = (0.5 * query_text + 0.5 * support_text)[:, :, None, None]
 
         meta, inner = self._merge_pyramid(query.mid, hybrid, tdc, prior_levels)
-        final = self._ensemble(meta, query.base_logits, est, exclude_base_class)
-        base = query.base_logits
+        if query.base_logits is None:
+            final, base = meta, meta.new_zeros((b, 0, *meta.shape[-2:]))
+        else:
+            final = self._ensemble(meta, query.base_logits, est, exclude_base_class)
+            base = query.base_logits
         if upsample:
             s = self.config.image_size
-            final, meta, base = _resize(final, s), _resize(meta, s), _resize(base, s)
+            final, meta = _resize(final, s), _resize(meta, s)
+            base = _resize(base, s) if base.shape[1] else base.new_zeros((b, 0, s, s))
         aux: dict[str, object] = {}
         if return_aux:
             aux = {
@@ -303,6 +330,17 @@ class SymNet(nn.Module):
                 "shot_weights": weights,
             }
         return SymNetOutput(final=final, meta=meta, base=base, aux=aux)
+
+    @staticmethod
+    def _shot_prior(query_l4: torch.Tensor, shot: SupportEncoding, mode: str) -> torch.Tensor:
+        if mode == "fast":
+            return query_prior(query_l4, shot.prior_keys)
+        if mode == "official":
+            if shot.layer4 is None:
+                raise ValueError('prior="official" needs supports encoded with keep_layer4=True')
+            b = query_l4.shape[0]
+            return official_prior(query_l4, shot.layer4.expand(b, -1, -1, -1), shot.mask.expand(b, -1, -1, -1))
+        raise ValueError(f"prior must be 'fast' or 'official', got {mode!r}")
 
     def _merge_pyramid(
         self, mid: torch.Tensor, hybrid: torch.Tensor, tdc: torch.Tensor, priors: list[torch.Tensor]
@@ -354,6 +392,7 @@ class SymNet(nn.Module):
         *,
         return_aux: bool = False,
         exclude_base_class: torch.Tensor | None = None,
+        prior: str = "fast",
     ) -> SymNetOutput:
         """One batch of episodes, as the authors' forward in eval mode.
 
@@ -361,6 +400,7 @@ class SymNet(nn.Module):
             query: [B,3,S,S] ImageNet-normalised (official val transform).
             supports: [B,K,3,S,S]. support_masks: [B,K,S,S] with 1 object, 0 background, 255 ignore.
             text: [B,D] class-name embedding.
+            prior: ``"fast"`` SPM (default) or the literal ``"official"`` quadratic form.
 
         Returns:
             :class:`SymNetOutput` with ``final`` [B,2,S,S], ``meta`` [B,2,S,S], ``base`` [B,N,S,S].
@@ -370,11 +410,13 @@ class SymNet(nn.Module):
                 f"supports must be [B,K,3,S,S] and masks [B,K,S,S], got {list(supports.shape)} "
                 f"and {list(support_masks.shape)}"
             )
+        keep = prior == "official"
         shots = [
-            self.encode_support(supports[:, i], support_masks[:, i], text) for i in range(supports.shape[1])
+            self.encode_support(supports[:, i], support_masks[:, i], text, keep_layer4=keep)
+            for i in range(supports.shape[1])
         ]
         q = self.encode_query(query)
-        return self.decode(q, shots, text, return_aux=return_aux, exclude_base_class=exclude_base_class)
+        return self.decode(q, shots, text, return_aux=return_aux, exclude_base_class=exclude_base_class, prior=prior)
 
 
 __all__ = ["QueryEncoding", "QueryPrototypes", "SupportEncoding", "SymNet", "SymNetOutput"]
