@@ -1,0 +1,133 @@
+"""Building a ready-to-use :class:`Predictor` from a checkpoint file (shared by the CLI and the GUI worker).
+
+The checkpoint tells which text encoder its model was trained with
+(:attr:`CheckpointInfo.text_encoder`); this module builds the matching embedder:
+
+* ``word2vec`` — the authors' tables; needs ``word2vec=PATH`` (their ``word2vec_<dataset>.pkl``).
+  Without it predictions run with a zero text vector and a warning.
+* ``clip`` — open_clip's text tower (``model``, ``pretrained`` from the metadata). Uncached
+  weights fail within ~2 s unless ``allow_download``.
+* ``hashed`` — the fixed per-name unit vectors of models trained on synthetic data
+  (:class:`HashedTextEmbedder`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class HashedTextEmbedder:
+    """A fixed unit vector per normalised class name, derived from SHA-256 of (seed, name).
+
+    Meaningless as language, stable across machines and runs; used by models trained on the
+    synthetic few-shot data, where class names are arbitrary labels.
+    """
+
+    kind = "hashed"
+
+    def __init__(self, dim: int, seed: int = 0) -> None:
+        self.dim = int(dim)
+        self.seed = int(seed)
+
+    def embed(self, name: str) -> tuple[np.ndarray, str | None]:
+        from symnet_core.text_embeddings import normalize_class_name
+
+        key = f"{self.seed}:{normalize_class_name(name)}".encode()
+        raw = b""
+        counter = 0
+        while len(raw) < 8 * self.dim:
+            raw += hashlib.sha256(key + counter.to_bytes(4, "little")).digest()
+            counter += 1
+        ints = np.frombuffer(raw[: 8 * self.dim], dtype="<u8")
+        vec = (ints / np.float64(2**64) - 0.5).astype(np.float32)
+        return vec / np.linalg.norm(vec), None
+
+
+@dataclass(frozen=True)
+class LoadedPredictor:
+    """A predictor plus what the user should be told about it."""
+
+    predictor: object  # symnet_core.predictor.Predictor (typed loosely to keep this import light)
+    description: str
+    warnings: tuple[str, ...]
+
+
+def build_text_embedder(
+    text_encoder: dict, text_dim: int, *, word2vec: str | os.PathLike[str] | None = None,
+    allow_download: bool = False, device: str = "cpu",
+) -> tuple[object | None, list[str]]:
+    """The embedder a checkpoint's metadata asks for, or ``None`` with a warning saying why."""
+    kind = (text_encoder or {}).get("kind")
+    if kind == "hashed":
+        return HashedTextEmbedder(text_dim, int(text_encoder.get("seed", 0))), []
+    if kind == "clip":
+        from symnet_core.text_embeddings import ClipTextEncoder
+
+        enc = ClipTextEncoder(
+            text_encoder.get("model", "RN50"), text_encoder.get("pretrained", "openai"),
+            device=device, allow_download=allow_download,
+        )
+        enc.load()  # fails fast (TextEncoderUnavailable) when the weights are not cached
+        if enc.dim != text_dim:
+            raise ValueError(f"CLIP {enc.model_name} gives {enc.dim}-d features but the model expects {text_dim}")
+        return enc, []
+    if kind == "word2vec":
+        if word2vec is None:
+            return None, [
+                "this checkpoint was trained with the authors' word2vec class vectors: pass their "
+                f"word2vec_{text_encoder.get('dataset', 'pascal')}.pkl (--word2vec) for full accuracy"
+            ]
+        from symnet_core.text_embeddings import Word2VecTable
+
+        return Word2VecTable.from_pickle(word2vec, dataset=text_encoder.get("dataset", "pascal")), []
+    return None, ["the checkpoint does not record its text encoder: class names are not used"]
+
+
+def load_predictor(
+    checkpoint: str | os.PathLike[str],
+    *,
+    device: str = "auto",
+    threshold: float = 0.5,
+    meta_only: bool = False,
+    word2vec: str | os.PathLike[str] | None = None,
+    allow_download: bool = False,
+    precision: str = "fp32",
+) -> LoadedPredictor:
+    """Load ``checkpoint`` and wrap it in a :class:`Predictor` with the right text embedder.
+
+    Raises :class:`symnet_core.checkpoints.CheckpointError` for unusable files and
+    :class:`symnet_core.text_embeddings.TextEncoderUnavailable` when CLIP weights are missing.
+    """
+    from symnet_core.checkpoints import load_checkpoint
+    from symnet_core.device import resolve_device
+    from symnet_core.predictor import Predictor
+
+    dev = resolve_device(device)
+    model = load_checkpoint(checkpoint, device=dev)
+    info = model.checkpoint_info  # type: ignore[attr-defined]
+    embedder, warnings = build_text_embedder(
+        dict(info.text_encoder), info.config.text_dim, word2vec=word2vec, allow_download=allow_download,
+        device=str(dev),
+    )
+    predictor = Predictor(
+        model, dev, text_embedder=embedder, threshold=threshold, use_base_learner=not meta_only,
+        precision=precision,
+    )
+    for w in warnings:
+        log.warning("%s: %s", checkpoint, w)
+    return LoadedPredictor(predictor, f"{info.describe()} on {dev}", tuple(warnings))
+
+
+def default_checkpoint() -> str | None:
+    """The bundled demo model, when the installation has one."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "resources" / "demo" / "demo_model.pth"
+    return str(path) if path.is_file() else None

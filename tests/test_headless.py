@@ -1,0 +1,125 @@
+"""The headless loop end to end with a real (tiny) Sym-Net checkpoint: propagate → export → validate → import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from symnet_core.checkpoints import save_checkpoint
+from symnet_core.headless import main
+from symnet_core.project import ImageStatus, Project
+from tests.model_helpers import scene, tiny_model
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
+    save_checkpoint(tiny_model(1), path, dataset="synthetic", text_encoder={"kind": "hashed", "seed": 0})
+    return path
+
+
+def _folder(root: Path, n: int) -> list[np.ndarray]:
+    masks = []
+    for i in range(n):
+        img, mask = scene(90 + 10 * (i % 3), 120, seed=i, box=(0.2, 0.2 + 0.05 * i, 0.7, 0.8))
+        cv2.imwrite(str(root / f"img_{i:02d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        masks.append(mask)
+    return masks
+
+
+def test_project_propagate_export_validate(tmp_path, checkpoint, capsys):
+    masks = _folder(tmp_path, 6)
+    with Project.create(tmp_path, classes=["blob"]) as project:
+        project.set_mask("img_00.png", masks[0].astype(np.uint8))
+        project.set_support("img_00.png")
+        project.set_mask("img_01.png", masks[1].astype(np.uint8), status="accepted")
+    rc = main(["propagate", "--project", str(tmp_path), "--checkpoint", str(checkpoint), "--device", "cpu"])
+    assert rc == 0, capsys.readouterr()
+    with Project.open(tmp_path, read_only=True) as project:
+        statuses = {r.path: r.status for r in project.images}
+        assert statuses["img_00.png"] == ImageStatus.SUPPORT
+        assert statuses["img_01.png"] == ImageStatus.ACCEPTED  # human-verified: never overwritten
+        assert np.array_equal(project.get_mask("img_01.png"), masks[1].astype(np.uint8))
+        predicted = [k for k, s in statuses.items() if s == ImageStatus.PREDICTED]
+        assert sorted(predicted) == [f"img_{i:02d}.png" for i in range(2, 6)]
+        assert all(project.image(k).confidence is not None for k in predicted)
+
+    out = tmp_path / "export" / "coco.json"
+    rc = main(["export", "--project", str(tmp_path), "--format", "coco", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    data = json.loads(out.read_text())
+    assert {c["name"] for c in data["categories"]} == {"blob"}
+    assert len(data["images"]) >= 2
+    assert main(["validate", str(out), "--images", str(tmp_path)]) == 0
+
+    only = tmp_path / "export" / "accepted.json"
+    assert main(["export", "--project", str(tmp_path), "--only-accepted", "--out", str(only)]) == 0
+    names = {im["file_name"] for im in json.loads(only.read_text())["images"]}
+    assert names == {"img_00.png", "img_01.png"}
+
+    pngs = tmp_path / "export" / "png"
+    assert main(["export", "--project", str(tmp_path), "--format", "png", "--out", str(pngs)]) == 0
+    assert (pngs / "masks" / "img_01.png").is_file()
+    assert (pngs / "classes.json").is_file()
+
+
+def test_import_coco_into_new_project_as_supports(tmp_path, checkpoint, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    masks = _folder(src, 3)
+    with Project.create(src, classes=["blob"]) as project:
+        for i, m in enumerate(masks):
+            project.set_mask(f"img_{i:02d}.png", m.astype(np.uint8), status="accepted")
+    coco = tmp_path / "c.json"
+    assert main(["export", "--project", str(src), "--out", str(coco)]) == 0
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    _folder(dst, 3)
+    assert main(["import", "--project", str(dst), "--coco", str(coco), "--as-supports"]) == 0
+    with Project.open(dst, read_only=True) as project:
+        assert [c.name for c in project.classes] == ["blob"]
+        for i, m in enumerate(masks):
+            got = project.get_mask(f"img_{i:02d}.png")
+            assert np.array_equal(got > 0, m)
+        assert len(project.supports()) == 3
+
+
+def test_folder_to_folder_with_bad_file(tmp_path, checkpoint, capsys):
+    sup, msk, imgs, out = (tmp_path / d for d in ("sup", "msk", "imgs", "out"))
+    for d in (sup, msk, imgs):
+        d.mkdir()
+    masks = _folder(sup, 2)
+    for i, m in enumerate(masks):
+        cv2.imwrite(str(msk / f"img_{i:02d}.png"), m.astype(np.uint8) * 255)
+    _folder(imgs, 3)
+    (imgs / "broken.jpg").write_bytes(b"not a jpeg")
+    rc = main([
+        "propagate", "--supports", str(sup), "--masks", str(msk), "--images", str(imgs), "--class", "blob",
+        "--out", str(out), "--checkpoint", str(checkpoint), "--device", "cpu",
+    ])
+    text = capsys.readouterr().out
+    assert rc == 1, text  # finished, one unreadable file listed
+    assert "broken.jpg" in text
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert written == ["img_00.png", "img_01.png", "img_02.png"]
+    m = cv2.imread(str(out / "img_00.png"), cv2.IMREAD_UNCHANGED)
+    assert m.shape == (90, 120)
+    assert set(np.unique(m)) <= {0, 255}
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    assert main(["propagate", "--project", str(tmp_path)]) == 2
+    assert main(["propagate", "--images", str(tmp_path)]) == 2
+    assert main(["validate", str(tmp_path / "missing.json")]) == 2
+    bad = tmp_path / "bad.pth"
+    bad.write_text("junk")
+    _folder(tmp_path, 1)
+    with Project.create(tmp_path, classes=["a"]):
+        pass
+    assert main(["propagate", "--project", str(tmp_path), "--checkpoint", str(bad)]) == 2
+    assert "bad.pth" in capsys.readouterr().err
