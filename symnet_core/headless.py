@@ -128,8 +128,8 @@ def _propagate_project(args: argparse.Namespace) -> int:
         with interrupt_sets(cancel):
             try:
                 report = propagate_project(
-                    project, loaded.predictor, scope=args.scope, selected=args.select or None,
-                    progress=progress, cancel=cancel, model_name=loaded.description,
+                    project, loaded.new_predictor, scope=args.scope, selected=args.select or None,
+                    progress=progress, cancel=cancel,
                     max_side=args.max_side,
                 )
             except PropagationError as exc:

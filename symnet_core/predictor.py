@@ -106,6 +106,7 @@ class Predictor:
             checkpoint, which the ensemble pushes to background; spec §7).
         precision: ``"fp32"``, or ``"bf16"``/``"fp16"`` autocast (fp16 on CUDA only).
         upscale_small: also enlarge images smaller than the model input (the authors do not).
+        model_id: a name for the model, stored with every prediction (checkpoint name + digest).
     """
 
     def __init__(
@@ -118,6 +119,7 @@ class Predictor:
         use_base_learner: bool = True,
         precision: str = "fp32",
         upscale_small: bool = False,
+        model_id: str = "symnet",
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
@@ -132,6 +134,7 @@ class Predictor:
         self.use_base_learner = use_base_learner
         self.precision = precision
         self.upscale_small = upscale_small
+        self.model_id = model_id
         self._shots: list[SupportEncoding] = []
         self._text: torch.Tensor | None = None
         self.summary: SupportSummary | None = None

@@ -52,11 +52,37 @@ class HashedTextEmbedder:
 
 @dataclass(frozen=True)
 class LoadedPredictor:
-    """A predictor plus what the user should be told about it."""
+    """A predictor plus what the user should be told about it.
+
+    :meth:`new_predictor` makes another predictor sharing the same model (weights are not
+    copied): propagation uses one per class so each class's supports are encoded once.
+    """
 
     predictor: object  # symnet_core.predictor.Predictor (typed loosely to keep this import light)
     description: str
     warnings: tuple[str, ...]
+
+    def new_predictor(self) -> object:
+        p = self.predictor
+        return type(p)(
+            p.model, p.device, text_embedder=p.text_embedder, threshold=p.threshold,  # type: ignore[attr-defined]
+            use_base_learner=p.use_base_learner, precision=p.precision,  # type: ignore[attr-defined]
+            upscale_small=p.upscale_small, model_id=p.model_id,  # type: ignore[attr-defined]
+        )
+
+
+def checkpoint_id(path: str | os.PathLike[str]) -> str:
+    """``name#digest``: SHA-256 of the file's size, first and last MiB (fast on 200 MB files)."""
+    from pathlib import Path
+
+    p = Path(path)
+    h = hashlib.sha256(str(p.stat().st_size).encode())
+    with open(p, "rb") as f:
+        h.update(f.read(1 << 20))
+        if p.stat().st_size > 2 << 20:
+            f.seek(-(1 << 20), os.SEEK_END)
+            h.update(f.read())
+    return f"{p.name}#{h.hexdigest()[:12]}"
 
 
 def build_text_embedder(
@@ -118,7 +144,7 @@ def load_predictor(
     )
     predictor = Predictor(
         model, dev, text_embedder=embedder, threshold=threshold, use_base_learner=not meta_only,
-        precision=precision,
+        precision=precision, model_id=checkpoint_id(checkpoint),
     )
     for w in warnings:
         log.warning("%s: %s", checkpoint, w)
