@@ -123,3 +123,30 @@ def test_usage_errors_exit_2(tmp_path, capsys):
         pass
     assert main(["propagate", "--project", str(tmp_path), "--checkpoint", str(bad)]) == 2
     assert "bad.pth" in capsys.readouterr().err
+
+
+def test_bad_file_corpus_goes_through_propagate_and_export(tmp_path, checkpoint, capsys):
+    """Truncated/zero-byte/fake JPEGs, 16-bit TIFF, CMYK, EXIF-rotated, 1×1...: listed, never fatal."""
+    from tests.bad_images import file_of, make_bad_corpus
+
+    masks = _folder(tmp_path, 2)
+    expected = make_bad_corpus(tmp_path / "bad")
+    with Project.create(tmp_path, classes=["blob"]) as project:
+        project.set_mask("img_00.png", masks[0].astype(np.uint8))
+        project.set_support("img_00.png")
+    rc = main(["propagate", "--project", str(tmp_path), "--checkpoint", str(checkpoint), "--device", "cpu"])
+    out = capsys.readouterr().out
+    unreadable = {file_of(k) for k, e in expected.items() if not e.readable}
+    assert rc == (1 if unreadable else 0), out
+    for name in unreadable:
+        assert f"bad/{name}" in out
+    with Project.open(tmp_path, read_only=True) as project:
+        readable = [f"bad/{file_of(k)}" for k, e in expected.items() if e.readable]
+        for key in readable:
+            if key in project:
+                assert project.image(key).status == ImageStatus.PREDICTED, key
+                w, h = project.image_size(key)
+                assert project.get_mask(key).shape == (h, w)
+    coco = tmp_path / "all.json"
+    assert main(["export", "--project", str(tmp_path), "--out", str(coco)]) == 0
+    assert main(["validate", str(coco), "--images", str(tmp_path)]) == 0
