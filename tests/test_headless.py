@@ -150,3 +150,37 @@ def test_bad_file_corpus_goes_through_propagate_and_export(tmp_path, checkpoint,
     coco = tmp_path / "all.json"
     assert main(["export", "--project", str(tmp_path), "--out", str(coco)]) == 0
     assert main(["validate", str(coco), "--images", str(tmp_path)]) == 0
+
+
+def test_ctrl_c_saves_and_exits_cleanly_then_resumes(tmp_path, checkpoint):
+    """SIGINT during a headless run: exit 130, finished images kept, the next run resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    masks = _folder(tmp_path, 40)
+    with Project.create(tmp_path, classes=["blob"]) as project:
+        project.set_mask("img_00.png", masks[0].astype(np.uint8))
+        project.set_support("img_00.png")
+    cmd = [sys.executable, "-m", "symnet_core.headless", "propagate", "--project", str(tmp_path),
+           "--checkpoint", str(checkpoint), "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    masks_dir = tmp_path / ".symnet" / "masks"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and len(list(masks_dir.glob("*.png"))) < 4:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    with Project.open(tmp_path, read_only=True) as project:
+        done = [r.path for r in project.images if r.status == ImageStatus.PREDICTED]
+    assert 0 < len(done) < 39
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{39 - len(done)}/{39 - len(done)} predicted" in rerun.stdout  # only what was left
+    with Project.open(tmp_path, read_only=True) as project:
+        assert sum(r.status == ImageStatus.PREDICTED for r in project.images) == 39
