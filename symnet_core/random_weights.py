@@ -14,28 +14,43 @@ benchmarks and smoke tests need *some* full set of weights that
 
 These weights are meaningless for segmentation. Never use them for real inference.
 
-Rules (chosen by key name; the key names are those of the official checkpoint):
+Rules, chosen by key name (the official checkpoint's names). ``N(0, s²)`` below means the
+near-normal of :func:`_normal` scaled to std ``s``; "Kaiming" means std ``sqrt(2 / fan_in)``.
 
-========================================  ==================================================
-conv / linear ``weight`` (>= 2-D)          Kaiming (near-)normal, fan-in, ReLU gain:
-                                           std sqrt(2/fan_in)
-BatchNorm ``weight`` (gamma)               U(0.5, 1.0); last BN of a residual branch (``bn3``,
-                                           ``downsample.1``) U(0.2, 0.3)
-BatchNorm ``bias`` (beta)                  N(0, 0.05²)
-BatchNorm ``running_mean``                 N(0, 0.1²)
-BatchNorm ``running_var``                  U(0.5, 1.5)
-BatchNorm ``num_batches_tracked``          0
-GroupNorm ``weight`` / ``bias``            U(0.8, 1.2) / N(0, 0.05²)
-other ``bias``                             N(0, 0.05²)
-``CrossAttention.weight`` (bilinear M)     U(-1/16, 1/16)
-``gram_merge.weight``                      fixed (0.8, 0.5)
-``cls_merge.weight``                       fixed (0.9, -0.4)
-``kshot_rw.*``                             weights Kaiming as above, biases U(-1, 1), so that
-                                           the shot weights are clearly non-uniform
-========================================  ==================================================
+=========================================  =================================================
+conv weights of backbone and base learner   Kaiming, then each output filter made zero-sum
+(``layer0-4.*``, ``learner_base.*``;        (mean over its fan-in subtracted) and scaled by
+fan-in >= 32)                               1.25. Zero-sum filters ignore the (large, positive)
+                                            mean of post-ReLU inputs, which stands in for the
+                                            BN calibration real checkpoints have: without it
+                                            every position's feature points the same way
+                                            (cosine ~0.99 everywhere, a flat SPM prior).
+other conv weights with fan-in >= 32        Kaiming, zero-sum filters, no extra gain
+(meta head, down_query/supp, TDC merges)
+conv weights with fan-in < 32, linear       Kaiming
+weights (APA ``w_q``/``proj``), kshot_rw
+last conv of a head residual branch         the above times 0.5 (``beta_conv.*.2``,
+                                            ``alpha_conv.*.0``, ``res2.2``), so the pyramid
+                                            does not grow from level to level
+BatchNorm gamma                             U(0.5, 1.0); ``bn3`` of every bottleneck
+                                            U(0.2, 0.3) so the residual stream grows slowly
+                                            (the downsample BN keeps U(0.5, 1.0): it sets the
+                                            scale each stage starts from)
+BatchNorm beta / running_mean               N(0, 0.05²) / N(0, 0.1²)
+BatchNorm running_var                       U(0.5, 1.5)
+BatchNorm num_batches_tracked               0
+GroupNorm weight / bias                     U(0.8, 1.2) / N(0, 0.05²)
+other biases                                N(0, 0.05²); ``kshot_rw.*`` biases U(-1, 1), so
+                                            the shot weights are clearly non-uniform
+``CrossAttention.weight`` (bilinear M)      U(-1/16, 1/16)
+``gram_merge.weight``                       fixed (0.8, 0.5)
+``cls_merge.weight``                        fixed (0.9, 0.4) (positive base weight, as trained
+                                            checkpoints have: base classes pushed to bg)
+=========================================  =================================================
 
 A 1-D ``weight`` counts as BatchNorm when the template holds a ``running_var`` for the same
-module, otherwise as GroupNorm.
+module, otherwise as GroupNorm. Changing any rule changes the weights' fingerprint and
+invalidates the parity fixtures (``tests/fixtures/parity``), which must then be re-recorded.
 """
 
 from __future__ import annotations
@@ -51,16 +66,26 @@ import torch
 __all__ = ["seeded_state_dict", "state_dict_fingerprint"]
 
 _GRAM_MERGE = (0.8, 0.5)
-_CLS_MERGE = (0.9, -0.4)
+_CLS_MERGE = (0.9, 0.4)
 _APA_BILINEAR_BOUND = 1.0 / 16.0
 _CENTER_MIN_FAN_IN = 32
 _CENTERED_GAIN = 1.25
-
-
+_BN_FOLLOWED_PREFIXES = ("layer0.", "layer1.", "layer2.", "layer3.", "layer4.", "learner_base.")
+_RESIDUAL_TAIL_SCALE = 0.5
 _CHUNK = 1 << 22
 
 
-def _raw_stream(seed: int, key: str):
+def _is_residual_tail(key: str) -> bool:
+    """Last conv of a residual branch of the meta head (X <- branch(X) + X)."""
+    parts = key.split(".")
+    return (
+        (parts[0] == "beta_conv" and parts[2:] == ["2", "weight"])
+        or (parts[0] == "alpha_conv" and parts[2:] == ["0", "weight"])
+        or key == "res2.2.weight"
+    )
+
+
+def _raw_stream(seed: int, key: str) -> np.random.PCG64:
     seq = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode("utf-8"))])
     return np.random.PCG64(seq)
 
@@ -131,18 +156,20 @@ def _values(key: str, shape: tuple[int, ...], seed: int, is_bn: bool) -> np.ndar
     if leaf == "running_var":
         return unif(0.5, 1.5)
     if leaf == "weight" and len(shape) >= 2:
-        w = normal(math.sqrt(2.0 / _fan_in(shape)))
-        if len(shape) == 4 and _fan_in(shape) >= _CENTER_MIN_FAN_IN:
-            w = _zero_sum_rows(w, shape[0]) * _CENTERED_GAIN
+        fan_in = _fan_in(shape)
+        w = normal(math.sqrt(2.0 / fan_in))
+        if len(shape) == 4 and fan_in >= _CENTER_MIN_FAN_IN and not key.startswith("kshot_rw."):
+            w = _zero_sum_rows(w, shape[0])
+            if key.startswith(_BN_FOLLOWED_PREFIXES):
+                w = w * _CENTERED_GAIN
+        if _is_residual_tail(key):
+            w = w * _RESIDUAL_TAIL_SCALE
         return w
     if leaf == "weight" and is_bn:
-        residual_tail = last == "bn3"
-        return unif(0.2, 0.3) if residual_tail else unif(0.5, 1.0)
+        return unif(0.2, 0.3) if last == "bn3" else unif(0.5, 1.0)
     if leaf == "weight":  # GroupNorm (or any other 1-D affine scale)
         return unif(0.8, 1.2)
-    if leaf == "bias":
-        return normal(0.05)
-    return normal(0.05)
+    return normal(0.05)  # biases, BN beta
 
 
 def seeded_state_dict(template: Mapping[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
