@@ -241,67 +241,50 @@ def _write_png_atomic(path: Path, mask: np.ndarray) -> None:
 
 
 # -- export / validate / import -----------------------------------------------------------------
-def _export_items(project, only_accepted: bool):
-    from symnet_core.export import ExportCategory, ExportImage
-    from symnet_core.project import HUMAN_VERIFIED, ImageStatus
-
-    cats = [ExportCategory(c.id, c.name) for c in project.classes]
-    images, expected = [], {}
-    for rec in project.images:
-        if rec.missing:
-            continue
-        verified = rec.status in HUMAN_VERIFIED
-        if only_accepted and not verified:
-            continue
-        if rec.status == ImageStatus.REJECTED:
-            continue
-        mask = project.get_mask(rec.path)
-        if mask is None and not (verified and rec.status == ImageStatus.ACCEPTED):
-            continue  # unlabelled: never exported as "nothing here"
-        w, h = project.image_size(rec.path)
-        if mask is None:
-            mask = np.zeros((h, w), np.uint8)
-        images.append(ExportImage(rec.path, w, h, mask))
-        expected[rec.path] = mask
-    return cats, images, expected
-
-
 def _export(args: argparse.Namespace) -> int:
     from symnet_core.export import CocoExportOptions, PngExportOptions, validate_coco, write_coco, write_png_masks
     from symnet_core.export.coco import write_coco_per_class
+    from symnet_core.export.project_export import ProjectMasks, included, iter_project_images, project_categories
 
+    which = "verified" if args.only_accepted else "all"
+    out = Path(args.out)
+    warnings: list[str] = []
     project = _open_project(args.project, read_only=True)
     try:
-        cats, images, expected = _export_items(project, args.only_accepted)
-        root = project.images_root
+        if not any(included(r.status, which) for r in project.images if not r.missing):
+            kind = "human-verified" if args.only_accepted else "labelled"
+            raise UsageError(f"nothing to export: no {kind} image")
+        cats = project_categories(project)
+        if args.format == "png":
+            stats = write_png_masks(out, iter_project_images(project, which, warnings), cats,
+                                    options=PngExportOptions(visualisations=args.visualisations))
+            print(  # noqa: T201
+                f"wrote {stats.masks_written} label masks ({stats.bit_depth}-bit) under {out} "
+                f"(classes.json and labelmap.txt list the classes)"
+            )
+            status = EXIT_OK
+        else:
+            options = CocoExportOptions(
+                polygons=args.polygons, per_component=not args.per_image, min_area=args.min_area
+            )
+            if args.per_class:
+                targets = list(write_coco_per_class(out, iter_project_images(project, which, warnings), cats,
+                                                    options=options).values())
+                expected = None
+            else:
+                stats = write_coco(out, iter_project_images(project, which, warnings), cats, options=options)
+                print(stats.summary())  # noqa: T201
+                targets, expected = [str(out)], ProjectMasks(project, which)
+            status = EXIT_OK
+            for target in targets:
+                report = validate_coco(target, images_dir=project.images_root, expected=expected,
+                                       expected_min_area=args.min_area)
+                print(f"{target}: {report.summary()}")  # noqa: T201
+                status = status if report.ok else EXIT_PARTIAL
     finally:
         project.close(save=False)
-    if not images:
-        raise UsageError("nothing to export: no labelled image" + (" is accepted" if args.only_accepted else ""))
-    out = Path(args.out)
-    if args.format == "png":
-        stats = write_png_masks(out, images, cats, options=PngExportOptions(visualisations=args.visualisations))
-        print(  # noqa: T201
-            f"wrote {stats.masks_written} label masks ({stats.bit_depth}-bit) under {out} "
-            f"(classes.json and labelmap.txt list the classes)"
-        )
-        return EXIT_OK
-    options = CocoExportOptions(polygons=args.polygons, per_component=not args.per_image, min_area=args.min_area)
-    if args.per_class:
-        paths = write_coco_per_class(out, images, cats, options=options)
-        targets = list(paths.values())
-    else:
-        stats = write_coco(out, images, cats, options=options)
-        print(stats.summary())  # noqa: T201
-        targets = [str(out)]
-    status = EXIT_OK
-    for target in targets:
-        report = validate_coco(
-            target, images_dir=root, expected=None if args.per_class else expected,
-            expected_min_area=args.min_area,
-        )
-        print(f"{target}: {report.summary()}")  # noqa: T201
-        status = status if report.ok else EXIT_PARTIAL
+    for w in dict.fromkeys(warnings):
+        print(f"  warning: {w}")  # noqa: T201
     return status
 
 
@@ -401,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--per-class", action="store_true", help="one COCO file per class (--out is a folder)")
     e.add_argument("--per-image", action="store_true", help="one annotation per class per image, not per component")
     e.add_argument("--min-area", type=int, default=0, help="drop components smaller than this (pixels)")
-    e.add_argument("--only-accepted", action="store_true", help="only human-verified images (accepted/edited/support)")
+    e.add_argument("--only-accepted", action="store_true",
+                   help="only human-verified images (accepted/edited/support); default: also unreviewed predictions")
     e.add_argument("--visualisations", action="store_true", help="PNG export: also colour previews")
     e.add_argument("--out", required=True)
 

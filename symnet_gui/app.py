@@ -1,0 +1,92 @@
+"""Create the ``QApplication`` and the window, show it at once, then start the slow things.
+
+Order matters for the first impression: the window is shown before the folder is scanned and
+long before the model loads (torch is imported on the inference thread, after the window is up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from symnet_gui.logging_setup import install_excepthooks
+from symnet_gui.main_window import MainWindow
+from symnet_gui.settings import AppSettings
+from symnet_gui.style import apply_theme
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ErrorBridge", "create_app", "run_gui", "start_session"]
+
+
+class ErrorBridge(QObject):
+    """Carries uncaught exceptions from any thread to the GUI thread (queued signal)."""
+
+    error = Signal(str, str)
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        QApplication.setApplicationName("symnet-annotate")
+        QApplication.setOrganizationName("symnet-annotate")
+        app = QApplication(argv or sys.argv[:1])
+    apply_theme(app)
+    return app
+
+
+def start_session(window: MainWindow, args: argparse.Namespace) -> None:
+    """What the command line asked for: a folder, the demo, a checkpoint."""
+    if args.demo:
+        window.start_demo()
+    elif args.path:
+        window.open_folder(args.path)
+    checkpoint = args.checkpoint or (window.settings.last_checkpoint if not args.demo else "")
+    if checkpoint:
+        if Path(checkpoint).is_file():
+            window.load_checkpoint(checkpoint)
+        elif args.checkpoint:
+            window.notes.error(f"Checkpoint not found: {checkpoint}", "Model ▸ Open checkpoint… to choose one.")
+
+
+def _close_on_signals(window: MainWindow) -> None:
+    """Ctrl+C / SIGTERM close the window normally (cancel, save, stop threads) instead of killing it.
+
+    Python runs signal handlers only between bytecodes; a cheap timer gives it that chance while
+    Qt's event loop waits."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        log.info("signal received: closing")
+        QTimer.singleShot(0, window.close)
+
+    for name in ("SIGINT", "SIGTERM"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, handler)
+    tick = QTimer(window)
+    tick.timeout.connect(lambda: None)
+    tick.start(250)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    app = create_app()
+    settings = AppSettings.load()
+    if args.device:
+        settings.device = args.device
+    window = MainWindow(settings)
+    bridge = ErrorBridge(window)
+    bridge.error.connect(lambda msg, _details: window.notes.error(msg, "Details are in the log (Help ▸ Open log "
+                                                                       "folder). Your work is saved."))
+    install_excepthooks(bridge.error.emit)
+    _close_on_signals(window)
+    window.show()
+    QTimer.singleShot(0, lambda: start_session(window, args))
+    code = app.exec()
+    log.info("exit %d", code)
+    return code

@@ -1,0 +1,380 @@
+"""``MainWindow``: assembles the document, the inference service, the canvas and the panels.
+
+It owns no annotation logic: editing lives in :mod:`symnet_gui.document` and the canvas tools,
+review in :mod:`symnet_gui.review`, propagation in the propagation panel, inference in
+:mod:`symnet_gui.services`. Commands and shortcuts come from :mod:`symnet_gui.actions`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QUrl, Slot
+from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from symnet_gui.actions import build_actions, build_menus
+from symnet_gui.canvas.view import CanvasView
+from symnet_gui.demo import seed_demo_project
+from symnet_gui.document import AnnotationDocument
+from symnet_gui.paths import config_dir, data_dir, log_file, resources_dir
+from symnet_gui.review import ReviewController
+from symnet_gui.services.inference_service import InferenceService
+from symnet_gui.services.types import ModelSpec, ServiceError
+from symnet_gui.settings import AppSettings
+from symnet_gui.uncertainty import UncertaintyController
+from symnet_gui.widgets.class_panel import ClassPanel
+from symnet_gui.widgets.export_dialog import ExportDialog
+from symnet_gui.widgets.help_dialog import HelpDialog
+from symnet_gui.widgets.image_panel import ImagePanel
+from symnet_gui.widgets.model_panel import ModelPanel
+from symnet_gui.widgets.notifications import MessagesDialog, NotificationCenter, ToastArea
+from symnet_gui.widgets.propagation_panel import PropagationPanel
+from symnet_gui.widgets.review_bar import ReviewBar
+from symnet_gui.widgets.status_line import StatusLine
+from symnet_gui.widgets.tool_options import BrushSizeControl, OpacityControl
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MainWindow"]
+
+_TOOLBAR = ("tool.brush", "tool.eraser", "tool.polygon", "|size", "|", "edit.undo", "edit.redo", "edit.fill_holes",
+            "edit.clear", "|", "view.overlay", "|opacity", "view.uncertainty", "|", "view.fit", "view.actual", "|",
+            "model.propagate", "file.export")
+_DOCK_WIDTH = 320
+_CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.ckpt *.safetensors);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """The annotation window. ``service`` may be injected (tests use fake or tiny models)."""
+
+    def __init__(self, settings: AppSettings | None = None, service: InferenceService | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("symnet-annotate")
+        self.settings = settings or AppSettings.load()
+        self.notes = NotificationCenter(self)
+        self.document = AnnotationDocument(self, autosave_delay_ms=self.settings.autosave_delay_ms)
+        self.service = service or InferenceService(parent=self)
+        self.canvas = CanvasView(self.document)
+        self.canvas.set_brush_size(self.settings.brush_size)
+        self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
+        self.images = ImagePanel(self.document, self.settings.thumbnail_size)
+        self.classes = ClassPanel(self.document)
+        self.model_panel = ModelPanel(self.service)
+        self.model_panel.set_values(0.5, True, self.settings.device)
+        self.propagation = PropagationPanel(self.document, self.service, self.notes, self.prediction_settings,
+                                            self.images.selected_keys)
+        self.review = ReviewController(self.document, self.images.all_keys_sorted, self.notes, self)
+        self.uncertainty = UncertaintyController(self.document, self.service, self.canvas, self.notes,
+                                                 self.prediction_settings, self)
+        self._export_dialog: ExportDialog | None = None
+        self._help: HelpDialog | None = None
+        self._messages: MessagesDialog | None = None
+        self._closing = False
+        self._sized = False
+
+        targets = {"window": self, "doc": self.document, "canvas": self.canvas, "review": self.review,
+                   "images": self.images, "classes": self.classes, "propagation": self.propagation}
+        self.commands = build_actions(self, targets, self.settings.shortcuts)
+        build_menus(self.menuBar(), self.commands)
+        self._build_layout()
+        self._connect()
+        self.commands["view.overlay"].setChecked(self.settings.show_overlay)
+        self._update_enabled()
+        self._restore_geometry()
+
+    # --- assembly ------------------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.review_bar = ReviewBar(self.document, self.commands)
+        lay.addWidget(self.review_bar)
+        lay.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+        self.toasts = ToastArea(self.notes, central)
+
+        toolbar = QToolBar("Tools", objectName="tools")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.opacity_control = OpacityControl(self.canvas)
+        for item in _TOOLBAR:
+            if item == "|":
+                toolbar.addSeparator()
+            elif item == "|size":
+                toolbar.addWidget(BrushSizeControl(self.canvas))
+            elif item == "|opacity":
+                toolbar.addWidget(self.opacity_control)
+            else:
+                toolbar.addAction(self.commands[item])
+        self.addToolBar(toolbar)
+
+        self._docks = [self._dock("Images", self.images, Qt.DockWidgetArea.LeftDockWidgetArea),
+                       self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea),
+                       self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+                       self._dock("Propagation", self.propagation, Qt.DockWidgetArea.RightDockWidgetArea)]
+        self.status_line = StatusLine(self.statusBar(), self.canvas, self.document, self.service)
+        self.resize(1440, 900)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self, objectName=f"dock-{title.lower()}")
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
+                         QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        if area == Qt.DockWidgetArea.RightDockWidgetArea:
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setWidget(widget)
+            dock.setWidget(scroll)
+        else:
+            dock.setWidget(widget)
+        dock.setMinimumWidth(_DOCK_WIDTH - (40 if area == Qt.DockWidgetArea.LeftDockWidgetArea else 20))
+        self.addDockWidget(area, dock)
+        return dock
+
+    def showEvent(self, event: object) -> None:
+        super().showEvent(event)  # type: ignore[arg-type]
+        if not self._sized:
+            self._sized = True
+            self.resizeDocks(self._docks[:2], [_DOCK_WIDTH, _DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+    def _connect(self) -> None:
+        doc = self.document
+        doc.notify.connect(lambda level, msg, hint: self.notes.post(level, msg, hint))
+        doc.project_changed.connect(self._on_project_changed)
+        doc.image_changed.connect(lambda _k: self._update_enabled())
+        self.canvas.tool_changed.connect(lambda name: self.commands[f"tool.{name}"].setChecked(True))
+        self.images.grid_mode_changed.connect(self.commands["view.grid"].setChecked)
+        self.images.propagate_selected_requested.connect(self.propagation.start_selected)
+        self.classes.on_visibility_changed(self.canvas.set_hidden_classes)
+        self.model_panel.open_checkpoint_requested.connect(self.open_checkpoint_dialog)
+        self.model_panel.device_changed.connect(self._on_device_changed)
+        self.model_panel.settings_changed.connect(self._store_prediction_settings)
+        self.service.model_failed.connect(self._on_model_failed)
+        self.service.model_loaded.connect(lambda info: [self.notes.warning(w) for w in info.warnings])
+        self.service.demo_ready.connect(self._on_demo_ready)
+        self.service.demo_failed.connect(lambda e: self.notes.error(e.message, e.hint))
+        self.service.propagation_started.connect(lambda _j: self._update_enabled())
+        self.service.propagation_finished.connect(lambda _o: self._update_enabled())
+        self.service.propagation_failed.connect(lambda _j, _e: self._update_enabled())
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._shutdown)
+
+    def _update_enabled(self) -> None:
+        has_project = self.document.project is not None
+        editable = self.document.editable
+        for action_id in ("edit.fill_holes", "edit.clear", "review.accept_next", "review.reject_next",
+                          "review.support", "model.predict_current"):
+            self.commands[action_id].setEnabled(editable)
+        for action_id in ("file.export", "file.save", "model.propagate", "edit.add_class"):
+            self.commands[action_id].setEnabled(has_project)
+        self.commands["model.cancel"].setEnabled(self.service.propagation_running)
+
+    # --- opening ---------------------------------------------------------------------------------
+
+    def open_folder(self, folder: str | os.PathLike[str], read_only: bool = False) -> bool:
+        if not Path(folder).is_dir():
+            self.notes.error(f"Not a folder: {folder}", "Choose the folder that holds your images.")
+            return False
+        if self.service.propagation_running:
+            self.notes.info("A propagation is running.", "Cancel it (Ctrl+.) before opening another folder.")
+            return False
+        if not self.document.open(folder, read_only=read_only):
+            return False
+        self.settings.add_recent(str(Path(folder).resolve()))
+        return True
+
+    def open_folder_dialog(self, read_only: bool = False) -> None:
+        start = self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        if folder:
+            self.open_folder(folder, read_only)
+
+    def open_read_only_dialog(self) -> None:
+        self.open_folder_dialog(read_only=True)
+
+    @Slot()
+    def _on_project_changed(self) -> None:
+        project = self.document.project
+        title = "symnet-annotate"
+        if project is not None:
+            title = f"{project.images_root.name} — {title}" + (" (read-only)" if project.read_only else "")
+            gui = project.settings.get("gui", {})
+            if isinstance(gui, dict):
+                self.model_panel.set_values(float(gui.get("threshold", 0.5)), bool(gui.get("use_base_learner", True)))
+        self.setWindowTitle(title)
+        self._export_dialog = None
+        self._update_enabled()
+
+    def prediction_settings(self) -> tuple[float, bool]:
+        """(threshold, use_base_learner) from the model panel."""
+        return self.model_panel.threshold_value, self.model_panel.use_base_learner
+
+    @Slot()
+    def _store_prediction_settings(self) -> None:
+        project = self.document.project
+        if project is not None and not project.read_only:
+            t, base = self.prediction_settings()
+            project.update_settings(gui={"threshold": t, "use_base_learner": base})
+        if self.uncertainty.enabled:
+            self.uncertainty.request()
+
+    # --- model ---------------------------------------------------------------------------------------
+
+    def load_checkpoint(self, path: str | os.PathLike[str], label: str = "") -> None:
+        path = str(path)
+        self.service.load_model(ModelSpec(path, self.model_panel.device_box.currentText(), label or Path(path).name))
+        self.settings.last_checkpoint = path
+
+    def open_checkpoint_dialog(self) -> None:
+        start = str(Path(self.settings.last_checkpoint).parent) if self.settings.last_checkpoint else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a Sym-Net checkpoint", start, _CHECKPOINT_FILTER)
+        if path:
+            self.load_checkpoint(path)
+
+    @Slot(str)
+    def _on_device_changed(self, device: str) -> None:
+        self.settings.device = device
+        spec = self.service.model_spec
+        if spec is not None:
+            self.service.load_model(ModelSpec(spec.checkpoint, device, spec.label))
+
+    @Slot(object)
+    def _on_model_failed(self, error: ServiceError) -> None:
+        self.notes.error(error.message, error.hint, "Open checkpoint…", self.open_checkpoint_dialog)
+
+    def start_demo(self) -> None:
+        model = resources_dir() / "demo" / "demo_model.pth"  # = symnet_core.runtime.default_checkpoint()
+        self.notes.info("Preparing the demo folder…")
+        self.service.prepare_demo(str(data_dir() / "demo"), str(model))
+
+    @Slot(str, str)
+    def _on_demo_ready(self, folder: str, model_path: str) -> None:
+        if not self.open_folder(folder):
+            return
+        if self.document.project is not None and seed_demo_project(self.document.project):
+            self.document.open(folder)  # re-read classes and supports
+            self.notes.info("Demo: the first images are painted supports.",
+                            "Press Propagate (Ctrl+R), then review with Enter / R / N.")
+        if model_path and Path(model_path).is_file():
+            self.load_checkpoint(model_path, "demo model (synthetic scenes)")
+        else:
+            self.notes.error(f"The demo model is missing ({model_path}).",
+                             "This installation has no trained demo model yet; open another checkpoint to propagate.",
+                             "Open checkpoint…", self.open_checkpoint_dialog)
+
+    # --- simple action handlers ------------------------------------------------------------------------
+
+    def save_now(self) -> None:
+        if self.document.save_now() and self.document.project is not None:
+            try:
+                self.document.project.save_if_dirty()
+                self.notes.info("Saved.")
+            except OSError as exc:
+                self.notes.error(f"Could not save the project: {exc}", "Free disk space and try again.")
+
+    def undo(self) -> None:
+        self.document.undo_group.undo()
+
+    def redo(self) -> None:
+        self.document.undo_group.redo()
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        self.canvas.set_overlay_visible(visible)
+        self.settings.show_overlay = bool(visible)
+
+    def change_opacity(self, direction: int) -> None:
+        value = min(1.0, max(0.0, self.canvas.overlay_opacity + 0.1 * direction))
+        self.canvas.set_overlay_opacity(value)
+        self.opacity_control.set_value(value)
+
+    def set_uncertainty_visible(self, visible: bool) -> None:
+        self.uncertainty.set_enabled(visible)
+
+    def show_export(self) -> None:
+        if self.document.project is None:
+            return
+        if self._export_dialog is None:
+            self._export_dialog = ExportDialog(self.document, self)
+        self._export_dialog.refresh()
+        self._export_dialog.show()
+        self._export_dialog.raise_()
+
+    @property
+    def export_dialog(self) -> ExportDialog | None:
+        """The export dialog, once :meth:`show_export` created it."""
+        return self._export_dialog
+
+    def show_help(self) -> None:
+        if self._help is None:
+            self._help = HelpDialog(self.commands, self)
+        self._help.show()
+        self._help.raise_()
+
+    def show_messages(self) -> None:
+        if self._messages is None:
+            self._messages = MessagesDialog(self.notes, self)
+        self._messages.show()
+        self._messages.raise_()
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file().parent)))
+
+    # --- closing ---------------------------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        qs = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+        geometry, state = qs.value("geometry"), qs.value("state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.service.propagation_running:
+            self.service.cancel_propagation()
+            self.statusBar().showMessage("Stopping the propagation after the image in flight…")
+        if not self.document.save_now():
+            answer = QMessageBox.warning(
+                self, "Unsaved mask", "The current mask could not be saved (see Messages). Close anyway and lose "
+                "this edit?", QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Close:
+                event.ignore()
+                return
+        qs = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+        qs.setValue("geometry", self.saveGeometry())
+        qs.setValue("state", self.saveState())
+        self.settings.brush_size = self.canvas.brush_size
+        self.settings.overlay_opacity = round(self.canvas.overlay_opacity, 2)
+        self.settings.save()
+        self._shutdown()
+        event.accept()
+
+    @Slot()
+    def _shutdown(self) -> None:
+        """Stop every thread, then close the project (the worker may be writing to it until then)."""
+        if self._closing:
+            return
+        self._closing = True
+        self.service.shutdown()
+        if self._export_dialog is not None:
+            self._export_dialog.shutdown()
+        self.images.thumbs.shutdown()
+        if not self.document.shutdown():
+            log.error("the project could not be closed cleanly; its journal keeps every change")

@@ -1,0 +1,166 @@
+"""Export a project (COCO JSON and/or PNG label masks) off the GUI thread, then validate it.
+
+:func:`run_export` is plain Python (no Qt) and does the work; :class:`ExportTask` runs it on a
+pool thread and reports an :class:`ExportResult`. Which images are exported:
+
+* ``verified`` (default): supports, accepted and edited images — what a person made or checked.
+  An accepted image without a mask is exported as a labelled image without objects.
+* ``all``: also unreviewed predictions. Rejected and unlabelled images are never exported as
+  labelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+
+from symnet_core.export.project_export import WHICH, included, iter_project_images, project_categories
+
+if TYPE_CHECKING:
+    from symnet_core.project import Project
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ExportRequest", "ExportResult", "ExportTask", "run_export"]
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export, where. ``out_dir`` is created; the COCO file is ``out_dir/coco_name``."""
+
+    project: Project
+    out_dir: str
+    coco: bool = True
+    png: bool = False
+    polygons: bool = False
+    per_component: bool = True
+    which: str = "verified"
+    coco_name: str = "instances.json"
+
+    def __post_init__(self) -> None:
+        if self.which not in WHICH:
+            raise ValueError(f"which must be one of {WHICH}")
+        if not (self.coco or self.png):
+            raise ValueError("choose at least one format")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    ok: bool
+    coco_path: str = ""
+    png_dir: str = ""
+    images: int = 0
+    summary: str = ""
+    validation: str = ""
+    valid: bool = True
+    warnings: tuple[str, ...] = ()
+    error: str = ""
+    seconds: float = 0.0
+
+
+def run_export(req: ExportRequest, progress: Callable[[int, int], None] | None = None) -> ExportResult:
+    """Write the files and validate the COCO file; never raises (errors go into the result)."""
+    from symnet_core.export import (
+        CocoExportOptions,
+        PngExportOptions,
+        validate_coco,
+        write_coco,
+        write_png_masks,
+    )
+
+    t0 = time.monotonic()
+    project = req.project
+    out = Path(req.out_dir)
+    warnings: list[str] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        cats = project_categories(project)
+        parts: list[str] = []
+        coco_path = png_dir = ""
+        validation, valid = "", True
+        n_images = sum(1 for r in project.images if not r.missing and included(r.status, req.which))
+        if req.coco:
+            coco_path = str(out / req.coco_name)
+            options = CocoExportOptions(polygons=req.polygons, per_component=req.per_component)
+            info = {"description": f"symnet-annotate export of {project.images_root}"}
+            stats = write_coco(coco_path, iter_project_images(project, req.which, warnings, progress), cats,
+                               options=options, info=info)
+            parts.append(f"COCO: {stats.summary()}")
+            report = validate_coco(coco_path, images_dir=project.images_root)
+            validation, valid = report.summary(), report.ok
+        if req.png:
+            png_dir = str(out / "png")
+            pstats = write_png_masks(png_dir, iter_project_images(project, req.which, warnings, progress), cats,
+                                     options=PngExportOptions())
+            parts.append(f"PNG masks: {pstats.summary()}")
+        return ExportResult(True, coco_path, png_dir, n_images, "\n".join(parts), validation, valid,
+                            tuple(dict.fromkeys(warnings)), seconds=time.monotonic() - t0)
+    except Exception as exc:
+        log.exception("export to %s failed", out)
+        return ExportResult(False, error=f"{type(exc).__name__}: {exc}", warnings=tuple(warnings),
+                            validation="".join(traceback.format_exception_only(exc)).strip(),
+                            seconds=time.monotonic() - t0)
+
+
+class ExportTask(QObject):
+    """Runs one export at a time on its own pool thread; signals arrive on the GUI thread."""
+
+    progress = Signal(int, int)
+    finished = Signal(object)  # ExportResult
+    _relay_progress = Signal(int, int)
+    _relay_done = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._running = threading.Event()
+        self._relay_progress.connect(self.progress)
+        self._relay_done.connect(self._on_done)
+
+    @property
+    def running(self) -> bool:
+        return self._running.is_set()
+
+    def start(self, req: ExportRequest) -> bool:
+        if self._running.is_set():
+            return False
+        self._running.set()
+        emit_progress, emit_done = self._relay_progress.emit, self._relay_done.emit
+        last = [0.0]
+
+        def report(i: int, n: int) -> None:
+            now = time.monotonic()
+            if now - last[0] > 0.1 or i + 1 == n:
+                last[0] = now
+                emit_progress(i, n)
+
+        def job() -> None:
+            emit_done(run_export(req, report))
+
+        self._pool.start(job)
+        return True
+
+    @Slot(object)
+    def _on_done(self, result: ExportResult) -> None:
+        self._running.clear()
+        self.finished.emit(result)
+
+    def wait(self) -> None:
+        self._pool.waitForDone()
+
+
+def default_export_dir(images_root: str | os.PathLike[str]) -> str:
+    """``<images folder>-export`` beside the images folder (never inside it: a later open would
+    list exported PNG masks as images)."""
+    root = Path(images_root)
+    return str(root.parent / f"{root.name}-export")

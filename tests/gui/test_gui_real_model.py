@@ -1,0 +1,90 @@
+"""The service with a tiny REAL Sym-Net (width 8, input 129) wrapped in symnet_core.Predictor:
+load, propagate, preview — the whole path the GUI uses, on the CPU, in seconds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symnet_core.project import ImageStatus, Project
+from symnet_gui.services.backend import FactoryBackend
+from symnet_gui.services.inference_service import InferenceService
+from symnet_gui.services.inference_worker import support_fingerprint
+from symnet_gui.services.types import ModelInfo, ModelSpec
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def tiny_backend():
+    from symnet_core import Predictor
+    from tests.model_helpers import tiny_model
+
+    model = tiny_model()
+
+    def make(threshold: float, use_base_learner: bool) -> Predictor:
+        return Predictor(model, "cpu", threshold=threshold, use_base_learner=use_base_learner, model_id="tiny")
+
+    return FactoryBackend(make, ModelInfo("tiny", "tiny SymNet (width 8, input 129)", "cpu"))
+
+
+def test_tiny_real_model_propagates_and_previews(qtbot, folder, tiny_backend):
+    project = Project.create(folder, ["box"])
+    mask = np.zeros((96, 128), np.uint8)
+    mask[20:60, 30:90] = 1
+    project.set_mask("img_00.png", mask, status="support")
+    service = InferenceService(tiny_backend)
+    try:
+        with qtbot.waitSignal(service.model_loaded, timeout=10000):
+            service.load_model(ModelSpec("tiny"))
+        done = []
+        service.propagation_progress.connect(lambda j, d, n, k: done.append(k))
+        with qtbot.waitSignal(service.propagation_finished, timeout=60000) as blocker:
+            service.propagate(project, "unlabelled", threshold=0.5)
+        outcome = blocker.args[0]
+        assert not outcome.failed and not outcome.cancelled, outcome
+        assert len(done) == 5 and len(outcome.predicted) == 5
+        for key in outcome.predicted:
+            rec = project.image(key)
+            assert rec.status is ImageStatus.PREDICTED and rec.model == "tiny"
+            assert 0.0 <= rec.confidence <= 1.0
+            m = project.get_mask(key)
+            assert m is not None and m.shape == (96, 128) and set(np.unique(m)) <= {0, 1}
+        got = []
+        service.preview_ready.connect(lambda r: got.append(r))
+        service.request_preview(project, "img_03.png", support_fingerprint(project))
+        qtbot.waitUntil(lambda: bool(got), timeout=30000)
+        prob = got[0].probabilities[1]
+        assert prob.dtype == np.float32 and prob.shape == (96, 128)
+        assert prob.min() >= 0.0 and prob.max() <= 1.0
+    finally:
+        assert service.shutdown()
+        project.close()
+
+
+def test_checkpoint_backend_loads_a_real_checkpoint_file(qtbot, folder, tmp_path):
+    """The default backend: checkpoint file -> model + text embedder -> predictions in the project."""
+    from symnet_core.checkpoints import save_checkpoint
+    from tests.model_helpers import tiny_model
+
+    path = save_checkpoint(tiny_model(), tmp_path / "tiny.pth", dataset="synthetic",
+                           text_encoder={"kind": "hashed", "seed": 0})
+    project = Project.create(folder, ["box"])
+    mask = np.zeros((96, 128), np.uint8)
+    mask[20:60, 30:90] = 1
+    project.set_mask("img_00.png", mask, status="support")
+    service = InferenceService()  # CheckpointBackend
+    try:
+        with qtbot.waitSignal(service.model_loaded, timeout=60000) as blocker:
+            service.load_model(ModelSpec(str(path), "cpu"))
+        info = blocker.args[0]
+        assert info.device == "cpu" and "tiny.pth" in info.model_id
+        assert "ResNet" in info.description and info.warnings == ()
+        with qtbot.waitSignal(service.propagation_finished, timeout=60000) as blocker:
+            service.propagate(project, "selected", ("img_01.png", "img_02.png"), threshold=0.5)
+        outcome = blocker.args[0]
+        assert outcome.predicted == ("img_01.png", "img_02.png") and not outcome.failed
+        assert project.image("img_01.png").model == info.model_id
+    finally:
+        assert service.shutdown()
+        project.close()

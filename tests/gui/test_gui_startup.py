@@ -1,0 +1,70 @@
+"""Start-up contracts, checked in fresh interpreters: the window appears without torch, and
+headless subcommands never import Qt."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from symnet_gui.__main__ import HEADLESS_COMMANDS, parse_args
+
+
+def test_window_opens_without_importing_torch(python_subprocess, folder, tmp_path):
+    code = textwrap.dedent(f"""
+        import json, os, sys, time
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        os.environ["SYMNET_ANNOTATE_HOME"] = {str(tmp_path / "home")!r}
+        t0 = time.monotonic()
+        from symnet_gui.app import create_app
+        from symnet_gui.main_window import MainWindow
+        from symnet_gui.settings import AppSettings
+        app = create_app()
+        w = MainWindow(AppSettings.load())
+        w.show()
+        app.processEvents()
+        shown = time.monotonic() - t0
+        w.open_folder({str(folder)!r})
+        deadline = time.monotonic() + 10
+        while w.document.current_mask is None and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        torch_loaded = "torch" in sys.modules
+        predictor_loaded = "symnet_core.predictor" in sys.modules
+        opened = w.document.current_key
+        w.close()
+        print(json.dumps({{"shown_s": shown, "torch": torch_loaded, "predictor": predictor_loaded,
+                           "opened": opened, "thread_running": w.service.is_running}}))
+    """)
+    proc = python_subprocess(code, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["torch"] is False, "the GUI thread imported torch"
+    assert result["predictor"] is False
+    assert result["opened"] == "img_00.png"
+    assert result["thread_running"] is False
+    assert result["shown_s"] < 10, result  # ~0.6 s on the 2-core build machine
+
+
+def test_headless_subcommands_do_not_import_qt(python_subprocess):
+    code = textwrap.dedent("""
+        import json, sys
+        from symnet_gui.__main__ import main
+        try:
+            code = main(["validate", "--help"])
+        except SystemExit as exc:
+            code = exc.code
+        qt = [m for m in sys.modules if m.split(".")[0] in ("PySide6", "shiboken6")]
+        print(json.dumps({"code": code, "qt": qt}))
+    """)
+    proc = python_subprocess(code, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["qt"] == []
+    assert result["code"] in (0, None)
+
+
+def test_command_line():
+    args = parse_args(["/data/cells", "--checkpoint", "m.pth", "--device", "cpu"])
+    assert (args.path, args.checkpoint, args.device, args.demo) == ("/data/cells", "m.pth", "cpu", False)
+    assert parse_args(["--demo"]).demo
+    assert set(HEADLESS_COMMANDS) == {"propagate", "export", "validate", "import"}
