@@ -47,27 +47,43 @@ def support_columns(hyper: list[torch.Tensor], mask: torch.Tensor) -> list[list[
 def hyper_correlation(
     query_hyper: list[torch.Tensor], columns: list[list[torch.Tensor]], stage_sizes: tuple[int, int, int]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Correlation maps of one shot, grouped by stage.
+    """Correlation maps of one shot, grouped by stage (see :func:`mean_hyper_correlation`)."""
+    return mean_hyper_correlation(query_hyper, [columns], stage_sizes)
+
+
+def mean_hyper_correlation(
+    query_hyper: list[torch.Tensor], shots: list[list[list[torch.Tensor]]], stage_sizes: tuple[int, int, int]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Correlation maps averaged over shots (plain mean, as the official code), grouped by stage.
 
     Args:
-        query_hyper: query bottleneck features of layers 2–4 (same order as the support's).
-        columns: :func:`support_columns` output for this shot; its batch is the query batch or 1
-            (one support shared by every query).
+        query_hyper: query bottleneck features of layers 2–4, each [B,C_l,h,w].
+        shots: one :func:`support_columns` output per shot; each has batch B or 1 (a support
+            shared by every query).
         stage_sizes: bottlenecks in layer2, layer3, layer4, e.g. (4, 6, 3).
 
     Returns:
         (layer4 [B,n4,h,w], layer3 [B,n3,h,w], layer2 [B,n2,h,w]).
+
+    The query columns are normalised once, and the kept columns of all shots are multiplied in one
+    product per layer and image (the per-shot means are then taken over each shot's slice).
     """
+    k = len(shots)
     maps = []
-    for feat, cols in zip(query_hyper, columns, strict=True):
+    for layer, feat in enumerate(query_hyper):
         b, _, h, w = feat.shape
         q = feat.flatten(2)
         q = q / (q.norm(dim=1, keepdim=True) + NORM_EPS)
         per_item = []
         for i in range(b):
-            s = cols[i] if len(cols) > 1 else cols[0]
-            corr = torch.matmul(q[i].transpose(0, 1), s).clamp_min(0).mean(dim=1)  # [hw]
-            per_item.append(corr)
+            cols = [shot[layer][i] if len(shot[layer]) > 1 else shot[layer][0] for shot in shots]
+            corr = torch.matmul(q[i].transpose(0, 1), torch.cat(cols, dim=1) if k > 1 else cols[0]).clamp_min_(0)
+            total = None
+            for part in corr.split([c.shape[1] for c in cols], dim=1):
+                m = part.mean(dim=1)
+                total = m if total is None else total + m
+            assert total is not None
+            per_item.append(total / k)
         maps.append(torch.stack(per_item).reshape(b, 1, h, w))
     n2, n3, _ = stage_sizes
     l2 = torch.cat(maps[:n2], dim=1)

@@ -64,19 +64,27 @@ def support_prior_keys(support_l4: torch.Tensor, mask: torch.Tensor) -> SupportP
     return SupportPriorKeys(keys)
 
 
-def query_prior(query_l4: torch.Tensor, keys: SupportPriorKeys) -> torch.Tensor:
+def pool_query(query_l4: torch.Tensor) -> list[torch.Tensor]:
+    """The query's layer-4 map average-pooled with every SPM window, each [B,C,hw] (shot-independent)."""
+    return [_pool(query_l4, window).flatten(2) for window in WINDOWS]
+
+
+def query_prior(
+    query_l4: torch.Tensor, keys: SupportPriorKeys, pooled: list[torch.Tensor] | None = None
+) -> torch.Tensor:
     """Prior of one shot for a batch of queries.
 
     Args:
         query_l4: [B,C,f,f]. keys: support keys with batch B (or 1, broadcast).
+        pooled: :func:`pool_query` of ``query_l4``, to share it between shots.
 
     Returns:
         [B,1,f,f] in [0,1]: mean over windows of the min–max-normalised activation.
     """
     b, _, h, w = query_l4.shape
+    pooled = pool_query(query_l4) if pooled is None else pooled
     maps = []
-    for window, v in zip(WINDOWS, keys.keys, strict=True):
-        q = _pool(query_l4, window).flatten(2)  # [B,C,hw]
+    for q, v in zip(pooled, keys.keys, strict=True):
         a = torch.einsum("bcn,bc->bn", q, v.expand(b, -1))
         maps.append(_min_max(a))
     return torch.stack(maps, dim=1).mean(dim=1).reshape(b, 1, h, w)

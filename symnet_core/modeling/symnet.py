@@ -17,11 +17,12 @@ from symnet_core.config import SymNetConfig
 from symnet_core.modeling.apa import APA
 from symnet_core.modeling.backbone import build_dilated_resnet, extract_features
 from symnet_core.modeling.base_learner import build_base_learner
-from symnet_core.modeling.correlation import TDC, hyper_correlation, support_columns
+from symnet_core.modeling.correlation import TDC, mean_hyper_correlation, support_columns
 from symnet_core.modeling.gram import build_shot_reweighter, gram_distance, gram_matrix, shot_weights
 from symnet_core.modeling.prior import (
     SupportPriorKeys,
     official_prior,
+    pool_query,
     pyramid_priors,
     query_prior,
     support_prior_keys,
@@ -289,17 +290,13 @@ class SymNet(nn.Module):
         k = len(shots)
         text = text.expand(b, -1) if text.shape[0] == 1 else text
 
-        hyper_sum = None
-        for shot in shots:
-            maps = hyper_correlation(query.hyper, shot.columns, self.stage_sizes)
-            hyper_sum = list(maps) if hyper_sum is None else [a + m for a, m in zip(hyper_sum, maps, strict=True)]
-        assert hyper_sum is not None
-        l4, l3, l2 = (m / k for m in hyper_sum)
+        l4, l3, l2 = mean_hyper_correlation(query.hyper, [s.columns for s in shots], self.stage_sizes)
         tdc = self.hyper_final(l4, l3, l2)
 
         dist, weights = self.shot_weights(query, shots)
         est = (weights * dist).sum(dim=1)  # [B]
-        priors = torch.cat([self._shot_prior(query.layer4, s, prior) for s in shots], dim=1)
+        pooled = pool_query(query.layer4) if prior == "fast" else None
+        priors = torch.cat([self._shot_prior(query.layer4, s, prior, pooled) for s in shots], dim=1)
         prior = (weights.reshape(b, k, 1, 1) * priors).sum(dim=1, keepdim=True)
         prior_levels = pyramid_priors(prior, bins)
 
@@ -332,9 +329,11 @@ class SymNet(nn.Module):
         return SymNetOutput(final=final, meta=meta, base=base, aux=aux)
 
     @staticmethod
-    def _shot_prior(query_l4: torch.Tensor, shot: SupportEncoding, mode: str) -> torch.Tensor:
+    def _shot_prior(
+        query_l4: torch.Tensor, shot: SupportEncoding, mode: str, pooled: list[torch.Tensor] | None
+    ) -> torch.Tensor:
         if mode == "fast":
-            return query_prior(query_l4, shot.prior_keys)
+            return query_prior(query_l4, shot.prior_keys, pooled)
         if mode == "official":
             if shot.layer4 is None:
                 raise ValueError('prior="official" needs supports encoded with keep_layer4=True')
