@@ -130,7 +130,7 @@ def _propagate_project(args: argparse.Namespace) -> int:
                 report = propagate_project(
                     project, loaded.new_predictor, scope=args.scope, selected=args.select or None,
                     progress=progress, cancel=cancel,
-                    max_side=args.max_side,
+                    max_side=args.max_side, batch_size=args.batch_size,
                 )
             except PropagationError as exc:
                 raise UsageError(str(exc)) from exc
@@ -200,26 +200,37 @@ def _propagate_folders(args: argparse.Namespace) -> int:
     progress = ProgressLine("propagate")
     done = 0
     with interrupt_sets(cancel):
-        for rel in targets:
+        for start in range(0, len(targets), max(1, args.batch_size)):
             if cancel.is_set():
                 break
-            out_path = (out_dir / rel).with_suffix(".png")
+            chunk = targets[start : start + max(1, args.batch_size)]
+            loaded_imgs = []
+            for rel in chunk:
+                try:
+                    loaded_imgs.append((rel, read_image(img_dir / rel, max_side=args.max_side)))
+                except ImageReadError as exc:
+                    failed[rel] = exc.reason
             try:
-                img = read_image(img_dir / rel, max_side=args.max_side)
-                pred = loaded.predictor.predict(img.rgb, cancel=cancel)
-                mask = pred.mask.astype(np.uint8) * 255
-                if (mask.shape[1], mask.shape[0]) != img.size:
-                    mask = cv2.resize(mask, img.size, interpolation=cv2.INTER_NEAREST)
-                _write_png_atomic(out_path, mask)
-            except ImageReadError as exc:
-                failed[rel] = exc.reason
-            except Exception as exc:  # one bad image must not stop the batch
+                preds = loaded.predictor.predict_many([im.rgb for _, im in loaded_imgs], batch_size=len(chunk),
+                                                      cancel=cancel) if loaded_imgs else []
+            except Exception as exc:  # one bad batch must not stop the run
                 if cancel.is_set():
                     break
-                log.exception("failed on %s", rel)
-                failed[rel] = f"{type(exc).__name__}: {exc}"
-            done += 1
-            progress(done, len(targets), rel)
+                log.exception("prediction failed for %s", [r for r, _ in loaded_imgs])
+                preds = []
+                for rel, _ in loaded_imgs:
+                    failed[rel] = f"{type(exc).__name__}: {exc}"
+                loaded_imgs = []
+            for (rel, img), pred in zip(loaded_imgs, preds, strict=True):
+                mask = pred.mask.astype(np.uint8) * 255
+                if (mask.shape[1], mask.shape[0]) != img.full_size:
+                    mask = cv2.resize(mask, img.full_size, interpolation=cv2.INTER_NEAREST)
+                try:
+                    _write_png_atomic((out_dir / rel).with_suffix(".png"), mask)
+                except OSError as exc:
+                    failed[rel] = f"cannot write the mask: {exc}"
+            done += len(chunk)
+            progress(done, len(targets), chunk[-1])
     ok = done - len(failed)
     print(f"{ok}/{len(targets)} masks written to {out_dir}" + (" (interrupted)" if cancel.is_set() else ""))  # noqa: T201
     for rel, why in failed.items():
@@ -358,7 +369,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-download", action="store_true", help="allow downloading CLIP text weights")
     p.add_argument("--max-side", type=int, default=1024, help="decode images with their long side ≤ this")
     p.add_argument("--batch-size", type=int, default=1,
-                   help="accepted for compatibility; images are predicted and saved one at a time")
+                   help="images per forward pass (worth it on a GPU); results are still saved one by one")
 
 
 def build_parser() -> argparse.ArgumentParser:

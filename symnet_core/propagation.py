@@ -227,25 +227,40 @@ def _targets(project: Project, scope: str, selected: Sequence[str] | None, repor
     return keys
 
 
-def _predict_image(
-    rgb: np.ndarray,
+def _predict_batch(rgbs: Sequence[np.ndarray], jobs: Sequence[_ClassJob]) -> list[list[PredictionLike]]:
+    """Every class's prediction for every image: ``out[image][job]``.
+
+    Predictors with ``predict_many`` get the whole batch at once (one batched forward pass).
+    """
+    per_job = []
+    for job in jobs:
+        if job.supports is not None:  # one predictor shared by several classes
+            job.predictor.set_supports(job.supports[0], job.supports[1], job.name)
+        many = getattr(job.predictor, "predict_many", None)
+        if len(rgbs) > 1 and callable(many):
+            per_job.append(list(many(list(rgbs), batch_size=len(rgbs))))
+        else:
+            per_job.append([job.predictor.predict(rgb) for rgb in rgbs])
+    return [[preds[i] for preds in per_job] for i in range(len(rgbs))]
+
+
+def _combine(
+    preds: Sequence[PredictionLike],
+    rgb_shape: tuple[int, ...],
     full_size: tuple[int, int],
     jobs: Sequence[_ClassJob],
     threshold: float | None,
     dtype: type[np.unsignedinteger[Any]],
 ) -> tuple[np.ndarray, float]:
-    """Run every class on one image; returns the full-size index mask and the confidence (min score)."""
+    """One image's class predictions → the full-size index mask and the confidence (min score)."""
     w, h = full_size
     best = np.full((h, w), -1.0, dtype=np.float32)
     label = np.zeros((h, w), dtype=dtype)
     scores = []
-    for job in jobs:
-        if job.supports is not None:  # one predictor shared by several classes
-            job.predictor.set_supports(job.supports[0], job.supports[1], job.name)
-        pred = job.predictor.predict(rgb)
+    for job, pred in zip(jobs, preds, strict=True):
         prob = np.asarray(pred.probability, dtype=np.float32)
-        if prob.shape != rgb.shape[:2]:
-            raise ValueError(f"predictor returned a {prob.shape} probability for a {rgb.shape[:2]} image")
+        if prob.shape != tuple(rgb_shape[:2]):
+            raise ValueError(f"predictor returned a {prob.shape} probability for a {tuple(rgb_shape[:2])} image")
         if threshold is None:
             cand = np.asarray(pred.mask, dtype=bool)
             if cand.shape != (h, w):
@@ -304,6 +319,7 @@ def propagate_project(
     model_name: str | None = None,
     resume: bool = True,
     max_consecutive_failures: int = 5,
+    batch_size: int = 1,
 ) -> PropagationReport:
     """Predict masks for the images in ``scope`` and store each one as soon as it is ready.
 
@@ -313,7 +329,7 @@ def propagate_project(
         scope: ``"unlabelled"``, ``"selected"`` (with ``selected`` keys) or ``"all"``.
         threshold: probability threshold in [0, 1]; ``None`` uses each prediction's own mask.
         progress: ``progress(done, total, key)`` after each image (from this thread).
-        cancel: an object with ``is_set()`` (``threading.Event``), checked between images.
+        cancel: an object with ``is_set()`` (``threading.Event``), checked between batches.
         max_side: images are decoded with their long side <= ``max_side`` for the model (the
             model works at <= 641 px, larger decodes are wasted); results are resized back to
             the full image size. ``None`` decodes at full resolution.
@@ -322,6 +338,9 @@ def propagate_project(
         resume: continue the latest run if it is unfinished and has the same inputs.
         max_consecutive_failures: stop (``PropagationError``) after this many predictor errors
             in a row; isolated failures are reported and skipped.
+        batch_size: images decoded and predicted together (one batched forward pass per class
+            when the predictor has ``predict_many``); results are still saved one by one, so a
+            crash loses at most the batch in flight. A failing batch is retried image by image.
 
     Raises:
         PropagationError: no usable support, or the predictor kept failing.
@@ -332,6 +351,8 @@ def propagate_project(
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     t0 = time.monotonic()
     names = {c.id: c.name for c in project.classes}
     report = PropagationReport(run_id="", scope=scope)
@@ -357,7 +378,8 @@ def propagate_project(
     report.total = len(keys)
     try:
         _run_loop(
-            project, jobs, keys, run, report, threshold, progress, cancel, max_side, model, max_consecutive_failures
+            project, jobs, keys, run, report, threshold, progress, cancel, max_side, model, max_consecutive_failures,
+            batch_size,
         )
     except BaseException:
         _finish(project, run, "failed", report)
@@ -380,37 +402,63 @@ def _run_loop(
     max_side: int | None,
     model: str,
     max_failures: int,
+    batch_size: int = 1,
 ) -> None:
     failures_in_row = 0
-    for i, key in enumerate(keys):
+    done = 0
+    for start in range(0, len(keys), batch_size):
         if cancel is not None and cancel.is_set():
             report.cancelled = True
             break
-        try:
-            img = project.read_image(key, max_side=max_side)
-        except ImageReadError as exc:
-            report.unreadable[key] = exc.reason
-            log.warning("%s", exc)
-        else:
+        chunk = keys[start : start + batch_size]
+        images = []
+        for key in chunk:
             try:
-                label, conf = _predict_image(img.rgb, img.full_size, jobs, threshold, project.mask_dtype)
+                images.append((key, project.read_image(key, max_side=max_side)))
+            except ImageReadError as exc:
+                report.unreadable[key] = exc.reason
+                log.warning("%s", exc)
+        try:
+            batch_preds = _predict_batch([img.rgb for _, img in images], jobs) if images else []
+        except Exception as exc:  # a failing batch is retried image by image to isolate the culprit
+            if len(images) <= 1:
+                batch_preds = None
+                batch_error: Exception | None = exc
+            else:
+                log.warning("batch prediction failed (%s); retrying one image at a time", exc)
+                batch_preds, batch_error = [], None
+                for _, img in images:
+                    try:
+                        batch_preds.append(_predict_batch([img.rgb], jobs)[0])
+                    except Exception as one_exc:
+                        batch_preds.append(one_exc)  # type: ignore[arg-type]
+        else:
+            batch_error = None
+        for idx, (key, img) in enumerate(images):
+            preds = batch_error if batch_preds is None else batch_preds[idx]
+            try:
+                if isinstance(preds, Exception):
+                    raise preds
+                label, conf = _combine(preds, img.rgb.shape, img.full_size, jobs, threshold, project.mask_dtype)
             except Exception as exc:  # a predictor error on one image must not end the batch
                 failures_in_row += 1
                 report.failed[key] = f"{type(exc).__name__}: {exc}"
-                log.exception("prediction failed for %s", key)
+                log.error("prediction failed for %s: %s", key, report.failed[key], exc_info=exc)
                 if failures_in_row >= max_failures:
                     raise PropagationError(
                         f"the predictor failed on {failures_in_row} images in a row; last: {report.failed[key]}"
                     ) from exc
+                continue
+            failures_in_row = 0
+            if project.store_prediction(key, label, confidence=conf, model=model, run_id=run.id):
+                report.predicted.append(key)
             else:
-                failures_in_row = 0
-                del img
-                if project.store_prediction(key, label, confidence=conf, model=model, run_id=run.id):
-                    report.predicted.append(key)
-                else:
-                    report.skipped_protected.append(key)
-        if progress is not None:
-            progress(i + 1, len(keys), key)
+                report.skipped_protected.append(key)
+        del images
+        for key in chunk:
+            done += 1
+            if progress is not None:
+                progress(done, len(keys), key)
 
 
 def _model_name(predictor: PredictorLike) -> str:

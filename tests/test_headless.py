@@ -184,3 +184,23 @@ def test_ctrl_c_saves_and_exits_cleanly_then_resumes(tmp_path, checkpoint):
     assert f"{39 - len(done)}/{39 - len(done)} predicted" in rerun.stdout  # only what was left
     with Project.open(tmp_path, read_only=True) as project:
         assert sum(r.status == ImageStatus.PREDICTED for r in project.images) == 39
+
+
+def test_batch_size_gives_the_same_masks(tmp_path, checkpoint):
+    sup, msk, imgs = (tmp_path / d for d in ("sup", "msk", "imgs"))
+    for d in (sup, msk, imgs):
+        d.mkdir()
+    masks = _folder(sup, 1)
+    cv2.imwrite(str(msk / "img_00.png"), masks[0].astype(np.uint8) * 255)
+    _folder(imgs, 5)
+    outs = {}
+    for bs in (1, 3):
+        out = tmp_path / f"out{bs}"
+        rc = main(["propagate", "--supports", str(sup), "--masks", str(msk), "--images", str(imgs), "--class", "b",
+                   "--out", str(out), "--checkpoint", str(checkpoint), "--device", "cpu", "--batch-size", str(bs)])
+        assert rc == 0
+        outs[bs] = {p.name: cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted(out.glob("*.png"))}
+    assert outs[1].keys() == outs[3].keys()
+    assert len(outs[1]) == 5
+    for name in outs[1]:
+        assert (outs[1][name] == outs[3][name]).mean() > 0.999, name

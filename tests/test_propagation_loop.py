@@ -336,3 +336,38 @@ def test_kill_9_mid_propagation_loses_nothing_and_resumes(tmp_path: Path, caplog
             assert p.image(k).status is ImageStatus.PREDICTED
             np.testing.assert_array_equal(p.get_mask(k), _box_mask(_box(i)))
         assert p.runs[-1].state == "finished" and p.runs[-1].predicted == n - 2
+
+
+def test_batched_propagation_matches_one_by_one(tmp_path):
+    """batch_size > 1 (predict_many) stores the same masks as one image at a time."""
+    import shutil
+
+    import numpy as np
+
+    from symnet_core.predictor import Predictor
+    from symnet_core.project import ImageStatus, Project
+    from symnet_core.propagation import propagate_project
+    from tests.model_helpers import scene, tiny_model
+
+    model = tiny_model(1)
+    base = tmp_path / "a"
+    base.mkdir()
+    import cv2
+
+    for i in range(5):
+        img, m = scene(80, 100, seed=i)
+        cv2.imwrite(str(base / f"i{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        if i == 0:
+            first = m
+    shutil.copytree(base, tmp_path / "b")
+    results = {}
+    for name, bs in (("a", 1), ("b", 3)):
+        with Project.create(tmp_path / name, classes=["x"]) as project:
+            project.set_mask("i0.png", first.astype(np.uint8))
+            project.set_support("i0.png")
+            report = propagate_project(project, lambda: Predictor(model, "cpu"), batch_size=bs)
+            assert len(report.predicted) == 4
+            results[name] = {r.path: project.get_mask(r.path) for r in project.images
+                             if r.status is ImageStatus.PREDICTED}
+    for key, mask in results["a"].items():
+        assert (results["b"][key] == mask).mean() > 0.999
