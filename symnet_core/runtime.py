@@ -8,7 +8,7 @@ The checkpoint tells which text encoder its model was trained with
 * ``clip`` — open_clip's text tower (``model``, ``pretrained`` from the metadata). Uncached
   weights fail within ~2 s unless ``allow_download``.
 * ``hashed`` — the fixed per-name unit vectors of models trained on synthetic data
-  (:class:`HashedTextEmbedder`).
+  (:class:`symnet_core.synthetic.HashTextEmbedder`, with the checkpoint's ``salt``).
 """
 
 from __future__ import annotations
@@ -18,36 +18,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-import numpy as np
-
 log = logging.getLogger(__name__)
-
-
-class HashedTextEmbedder:
-    """A fixed unit vector per normalised class name, derived from SHA-256 of (seed, name).
-
-    Meaningless as language, stable across machines and runs; used by models trained on the
-    synthetic few-shot data, where class names are arbitrary labels.
-    """
-
-    kind = "hashed"
-
-    def __init__(self, dim: int, seed: int = 0) -> None:
-        self.dim = int(dim)
-        self.seed = int(seed)
-
-    def embed(self, name: str) -> tuple[np.ndarray, str | None]:
-        from symnet_core.text_embeddings import normalize_class_name
-
-        key = f"{self.seed}:{normalize_class_name(name)}".encode()
-        raw = b""
-        counter = 0
-        while len(raw) < 8 * self.dim:
-            raw += hashlib.sha256(key + counter.to_bytes(4, "little")).digest()
-            counter += 1
-        ints = np.frombuffer(raw[: 8 * self.dim], dtype="<u8")
-        vec = (ints / np.float64(2**64) - 0.5).astype(np.float32)
-        return vec / np.linalg.norm(vec), None
 
 
 @dataclass(frozen=True)
@@ -92,7 +63,9 @@ def build_text_embedder(
     """The embedder a checkpoint's metadata asks for, or ``None`` with a warning saying why."""
     kind = (text_encoder or {}).get("kind")
     if kind == "hashed":
-        return HashedTextEmbedder(text_dim, int(text_encoder.get("seed", 0))), []
+        from symnet_core.synthetic import HashTextEmbedder
+
+        return HashTextEmbedder(text_dim, str(text_encoder.get("salt", "symnet-synthetic"))), []
     if kind == "clip":
         from symnet_core.text_embeddings import ClipTextEncoder
 

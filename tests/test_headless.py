@@ -18,7 +18,8 @@ from tests.model_helpers import scene, tiny_model
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
-    save_checkpoint(tiny_model(1), path, dataset="synthetic", text_encoder={"kind": "hashed", "seed": 0})
+    save_checkpoint(tiny_model(1), path, dataset="synthetic",
+                    text_encoder={"kind": "hashed", "salt": "symnet-synthetic"})
     return path
 
 
@@ -204,3 +205,17 @@ def test_batch_size_gives_the_same_masks(tmp_path, checkpoint):
     assert len(outs[1]) == 5
     for name in outs[1]:
         assert (outs[1][name] == outs[3][name]).mean() > 0.999, name
+
+
+def test_runtime_text_embedder_is_the_one_training_used():
+    """The app must feed a synthetic-data model the same class vectors it was trained with."""
+    from symnet_core.runtime import build_text_embedder
+    from symnet_core.training.config import TextConfig
+    from symnet_core.training.text import build_embedder, text_encoder_metadata
+
+    cfg = TextConfig(kind="hashed", dim=32)
+    trained = build_embedder(cfg)
+    runtime, warnings = build_text_embedder(text_encoder_metadata(cfg, 32), 32)
+    assert warnings == []
+    for name in ("green dotted tile", "Cell", "potted_plant"):
+        assert np.array_equal(trained.embed(name)[0], runtime.embed(name)[0])

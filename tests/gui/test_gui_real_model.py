@@ -68,7 +68,7 @@ def test_checkpoint_backend_loads_a_real_checkpoint_file(qtbot, folder, tmp_path
     from tests.model_helpers import tiny_model
 
     path = save_checkpoint(tiny_model(), tmp_path / "tiny.pth", dataset="synthetic",
-                           text_encoder={"kind": "hashed", "seed": 0})
+                           text_encoder={"kind": "hashed", "salt": "symnet-synthetic"})
     project = Project.create(folder, ["box"])
     mask = np.zeros((96, 128), np.uint8)
     mask[20:60, 30:90] = 1
