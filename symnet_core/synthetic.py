@@ -107,7 +107,8 @@ class ClassSpec:
         texture: one of :data:`TEXTURES`. tex_angle: orientation in degrees. tex_period: period in
             pixels. tex_param: dot radius (fraction of the period) or noise contrast.
         color1, color2: RGB (0..255) the texture blends between. hue_bin: index into HUE_NAMES of
-            color1's hue.
+            color1's hue. palette: hue bins of the class (color1's, plus color2's when it is a
+            second hue rather than a darker tone).
     """
 
     id: int
@@ -122,6 +123,7 @@ class ClassSpec:
     color1: tuple[float, float, float]
     color2: tuple[float, float, float]
     hue_bin: int
+    palette: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ def _make_class(cid: int, key: ClassKey, rng: np.random.Generator) -> ClassSpec:
         color1=_hsv_to_rgb255(hue, s1, v1),
         color2=_hsv_to_rgb255(hue2, s2, v2),
         hue_bin=int(hue_bin),
+        palette=tuple(int(b) for b in palette),
     )
 
 
