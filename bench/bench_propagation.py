@@ -136,7 +136,7 @@ def main() -> int:
         result["process_s"] = round(time.perf_counter() - t, 2)
         result["threads"] = args.threads
         result["model"] = "random ResNet-50 @473" if args.random_r50 else ckpt
-        print(json.dumps(result, indent=2))  # noqa: T201
+        print(json.dumps(result, indent=2))
     return 0
 
 

@@ -24,12 +24,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from contextlib import nullcontext
+from dataclasses import asdict, replace
 from itertools import islice
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from symnet_core.adaptation import AdaptConfig, AdaptReport, adapt_head, config_dict
 from symnet_core.cancel import CancelLike, check_cancel
 from symnet_core.device import resolve_device
 from symnet_core.modeling.gram import gram_distance
@@ -137,7 +139,12 @@ class Predictor:
         self.model_id = model_id
         self._shots: list[SupportEncoding] = []
         self._text: torch.Tensor | None = None
+        # what set_supports was given (validated), to re-encode after a head change
+        self._support_args: tuple[list[np.ndarray], list[np.ndarray], str | None, np.ndarray | None] | None = None
         self.summary: SupportSummary | None = None
+        self._base_model = self.model
+        #: ``None``, or the report / metadata of the adapted head in use (:meth:`adapt`, :meth:`load_head`).
+        self.adaptation: dict[str, object] | None = None
 
     # ------------------------------------------------------------------------------------------
     @property
@@ -175,6 +182,7 @@ class Predictor:
     def clear_supports(self) -> None:
         """Drop the cached support features."""
         self._shots, self._text, self.summary = [], None, None
+        self._support_args = None
 
     @torch.inference_mode()
     def set_supports(
@@ -229,10 +237,82 @@ class Predictor:
         if fusion != "native":
             warnings.append(f"{n} supports with a {k}-shot model: fused by {fusion}")
         self._shots, self._text = shots, text_t
+        self._support_args = ([p[0] for p in prepared], [p[1] for p in prepared], class_name, text)
         self.summary = SupportSummary(n, class_name, fusion, tuple(warnings))
         for w in warnings:
             log.info("set_supports: %s", w)
         return self.summary
+
+    # ------------------------------------------------------------------------------------------
+    def adapt(
+        self,
+        steps: int | None = None,
+        *,
+        config: AdaptConfig | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: CancelLike | None = None,
+    ) -> AdaptReport:
+        """Fine-tune this predictor's copy of the head on episodes of the current supports.
+
+        Leave-one-out episodes with n ≥ 2 supports, augmentation-only with one
+        (:mod:`symnet_core.adaptation`). Backbone and base learner are never touched and stay
+        shared with other predictors of the same model. Starts from the checkpoint's head (an
+        earlier adaptation is replaced). On success the supports are re-encoded with the adapted
+        head; on cancel (:class:`OperationCancelled`) or error the predictor is unchanged, and
+        so it is when the adapted head predicts the supports worse than the checkpoint's
+        (``report.kept`` False; the previous head, adapted or not, stays in use).
+
+        Args:
+            steps: overrides ``config.steps``. config: :class:`AdaptConfig` (defaults otherwise).
+            progress: ``progress(step, steps)``. cancel: polled every step.
+        """
+        if not self._shots:
+            raise RuntimeError("no supports: call set_supports() first")
+        cfg = config or AdaptConfig()
+        if steps is not None:
+            cfg = replace(cfg, steps=int(steps))
+        assert self._support_args is not None
+        images, masks, class_name, _ = self._support_args
+        model, report = adapt_head(
+            self._base_model, images, masks, self._text, cfg, device=self.device,
+            with_base=self.use_base_learner, upscale_small=self.upscale_small, progress=progress, cancel=cancel,
+        )  # fmt: skip
+        if report.kept:
+            self._use_model(model, {"report": asdict(report), "config": config_dict(cfg),
+                                    "class_name": class_name, "supports": len(images)})  # fmt: skip
+        return report
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        """The head weights in use (official key names; save them with :func:`save_adapted_head`)."""
+        return self.model.head_state_dict()
+
+    def load_head(self, state: dict[str, torch.Tensor], metadata: dict[str, object] | None = None) -> None:
+        """Use an adapted head (from :meth:`head_state` / :func:`load_adapted_head`) with this model.
+
+        Raises:
+            ValueError: keys or shapes that do not belong to this model's head.
+        """
+        own = self._base_model.head_state_dict()
+        missing = sorted(set(own) - set(state))
+        extra = sorted(set(state) - set(own))
+        wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+        if missing or extra or wrong:
+            raise ValueError(f"adapted head does not fit this model: missing {missing[:3]}, unexpected {extra[:3]}, "
+                             f"shapes differ {wrong[:3]}")  # fmt: skip
+        model = self._base_model.with_own_head()
+        model.load_state_dict(state, strict=False)
+        self._use_model(model.to(self.device).eval(), dict(metadata or {}))
+
+    def reset_head(self) -> None:
+        """Back to the checkpoint's own head (supports re-encoded)."""
+        self._use_model(self._base_model, None)
+
+    def _use_model(self, model: SymNet, adaptation: dict[str, object] | None) -> None:
+        self.model = model
+        self.adaptation = adaptation
+        if self._support_args is not None:
+            images, masks, class_name, text = self._support_args
+            self.set_supports(images, masks, class_name, text=text)
 
     # ------------------------------------------------------------------------------------------
     def _difference(self, query: QueryEncoding, shots: list[SupportEncoding]) -> torch.Tensor:

@@ -17,6 +17,11 @@ Classes and predictors
     * a **single predictor**: fine for one class; with several classes its supports are
       re-encoded for every class of every image (correct, but slower; logged once).
 
+Adapted heads
+    With a factory, a class that has an adapted head in the project (made by
+    :func:`symnet_core.class_adaptation.adapt_class` from the same checkpoint) gets it loaded
+    into its predictor; the head's digest is part of the run's fingerprint.
+
 Overlaps
     A pixel is a candidate for class ``c`` when its probability is ``>= threshold`` (or, with
     ``threshold=None``, where the predictor's own ``Prediction.mask`` is True). Among the
@@ -52,6 +57,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from symnet_core.class_adaptation import apply_adapted_head, head_digest
 from symnet_core.imageio import ImageReadError
 from symnet_core.project import ImageStatus, Project, ProjectWriteError, RunRecord
 from symnet_core.project.schema import now_iso
@@ -62,6 +68,7 @@ __all__ = [
     "PredictorLike",
     "PropagationError",
     "PropagationReport",
+    "load_class_supports",
     "propagate_project",
 ]
 
@@ -117,6 +124,7 @@ class PropagationReport:
     warnings: list[str] = field(default_factory=list)
     cancelled: bool = False
     elapsed_s: float = 0.0
+    adapted_classes: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for a status bar or the CLI."""
@@ -158,9 +166,14 @@ def _binary_at(mask: np.ndarray, class_id: int, size: tuple[int, int]) -> np.nda
     return out if out.any() or not binary.any() else small > 0  # keep tiny objects
 
 
-def _load_supports(
+def load_class_supports(
     project: Project, class_ids: Sequence[int], max_side: int | None, report: PropagationReport
 ) -> dict[int, tuple[list[np.ndarray], list[np.ndarray]]]:
+    """Each class's supports: ``{class_id: (RGB images, bool masks of that class)}``.
+
+    Images are decoded with their long side ≤ ``max_side``; unreadable supports add a warning to
+    ``report``; classes without any painted support are absent.
+    """
     cache: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
     out: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     for cid in class_ids:
@@ -200,7 +213,8 @@ def _fingerprint(
         str(cid): [project.class_by_id(cid).name, sorted((r.path, r.updated or "") for r in project.supports(cid))]
         for cid in class_ids
     }
-    blob = json.dumps([sup, scope, sorted(selected or []), threshold, model, max_side], sort_keys=True)
+    heads = {str(cid): head_digest(project, cid) for cid in class_ids}
+    blob = json.dumps([sup, scope, sorted(selected or []), threshold, model, max_side, heads], sort_keys=True)
     return hashlib.sha1(blob.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
@@ -277,7 +291,11 @@ def _combine(
 
 
 def _setup_jobs(
-    predictors: PredictorSource, supports: dict[int, tuple[list[np.ndarray], list[np.ndarray]]], names: dict[int, str]
+    project: Project,
+    predictors: PredictorSource,
+    supports: dict[int, tuple[list[np.ndarray], list[np.ndarray]]],
+    names: dict[int, str],
+    report: PropagationReport,
 ) -> list[_ClassJob]:
     jobs = []
     if isinstance(predictors, Mapping):
@@ -299,6 +317,8 @@ def _setup_jobs(
     elif callable(predictors):
         for cid, (imgs, msks) in supports.items():
             p = predictors()
+            if apply_adapted_head(project, cid, p, report.warnings):
+                report.adapted_classes.append(cid)
             p.set_supports(imgs, msks, names[cid])
             jobs.append(_ClassJob(cid, names[cid], p))
     else:
@@ -356,14 +376,14 @@ def propagate_project(
     t0 = time.monotonic()
     names = {c.id: c.name for c in project.classes}
     report = PropagationReport(run_id="", scope=scope)
-    supports = _load_supports(project, list(names), max_side, report)
+    supports = load_class_supports(project, list(names), max_side, report)
     for cid, name in names.items():
         if cid not in supports:
             report.warnings.append(f"class '{name}' has no support with painted pixels; not propagated")
     if not supports:
         raise PropagationError("no support masks: paint at least one image and mark it as a support")
     report.classes = sorted(supports)
-    jobs = _setup_jobs(predictors, supports, names)
+    jobs = _setup_jobs(project, predictors, supports, names, report)
     del supports
     model = model_name or _model_name(jobs[0].predictor)
     fp = _fingerprint(project, report.classes, scope, selected, threshold, model, max_side)

@@ -206,26 +206,23 @@ def _palettes_close(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     return any(min((x - y) % n, (y - x) % n) <= 1 for x in a for y in b)
 
 
-def _distinct(a: ClassKey, b: ClassKey) -> bool:
-    """At least two of: different shape, different texture, palettes far apart."""
-    return (a[0] != b[0]) + (a[1] != b[1]) + (not _palettes_close(a[2], b[2])) >= 2
+def _differences(a: ClassKey, b: ClassKey) -> int:
+    """How many of shape, texture and palette (far apart) differ between two class keys."""
+    return (a[0] != b[0]) + (a[1] != b[1]) + (not _palettes_close(a[2], b[2]))
 
 
-def generate_classes(seed: int, n_classes: int, held_out: int) -> tuple[ClassSpec, ...]:
-    """The class table of a dataset: ``n_classes`` specs, ids 1..n, the last ``held_out`` novel.
+def _draw_key(rng: np.random.Generator, shape: str | None = None, texture: str | None = None) -> ClassKey:
+    shape = shape or str(rng.choice(SHAPES))
+    texture = texture or str(rng.choice(TEXTURES))
+    n_hues = len(HUE_NAMES)
+    b1 = int(rng.integers(n_hues))
+    two = texture != "solid" and rng.random() >= 0.5
+    palette = (b1, (b1 + int(rng.integers(3, 10))) % n_hues) if two else (b1,)
+    return (shape, texture, palette)
 
-    A class key is (shape, texture, palette); the palette is one hue bin (second colour = darker
-    tone) or two distant hue bins (3–9 bins apart; the plain texture shows almost only the first).
-    Any two classes differ in at least two of: shape, texture, palette — where palettes count as
-    different only when no hue bin of one equals or neighbours a hue bin of the other. Training
-    classes are drawn first and cover every shape family and texture kind (as far as their number
-    allows); novel classes are drawn among keys whose shape and texture both occur in training.
-    """
-    if not 1 <= held_out < n_classes:
-        raise ValueError(f"need 1 <= held_out < n_classes, got held_out={held_out}, n_classes={n_classes}")
-    if n_classes > 200:
-        raise ValueError("at most 200 classes")
-    rng = _rng(seed, _CLASS_STREAM, n_classes, held_out)
+
+def _train_first_keys(rng: np.random.Generator, n_classes: int, held_out: int) -> list[ClassKey]:
+    """``min_train_difference=2``: every pair of classes differs in ≥ 2 attributes (table v2)."""
     n_train = n_classes - held_out
     n_hues = len(HUE_NAMES)
     keys: list[ClassKey] = []
@@ -240,16 +237,81 @@ def generate_classes(seed: int, n_classes: int, held_out: int) -> tuple[ClassSpe
         else:
             shape, texture = str(rng.choice(SHAPES)), str(rng.choice(TEXTURES))
         b1 = int(rng.integers(n_hues))
-        palette = (b1,) if texture == "solid" or rng.random() < 0.5 else (b1, (b1 + int(rng.integers(3, 10))) % n_hues)
+        two = not (texture == "solid" or rng.random() < 0.5)
+        palette = (b1, (b1 + int(rng.integers(3, 10))) % n_hues) if two else (b1,)
         if i >= n_train:
             train_keys = keys[:n_train]
             if shape not in {k[0] for k in train_keys} or texture not in {k[1] for k in train_keys}:
                 continue
         cand = (shape, texture, palette)
-        if all(_distinct(cand, k) for k in keys):
+        if all(_differences(cand, k) >= 2 for k in keys):
             keys.append(cand)
     else:  # pragma: no cover - only for absurd n_classes
         raise RuntimeError(f"could not draw {n_classes} distinct classes ({_attempt} attempts)")
+    return keys
+
+
+def _novel_first_keys(rng: np.random.Generator, n_classes: int, held_out: int) -> list[ClassKey]:
+    """``min_train_difference=1``: novel keys first (pairwise ≥ 2), then training keys that differ
+    from every novel key in ≥ 2 attributes and from each other in ≥ 1."""
+    n_train = n_classes - held_out
+    n_cover = max(len(SHAPES), len(TEXTURES))
+    for _restart in range(100):  # greedy drawing can paint itself into a corner: start over
+        shapes = [str(x) for x in rng.permutation(SHAPES)]
+        textures = [str(x) for x in rng.permutation(TEXTURES)]
+        # the first training classes cycle through these, so novel classes only use them
+        novel_shapes = shapes[: max(1, min(n_train, len(shapes)))]
+        novel_textures = textures[: max(1, min(n_train, len(textures)))]
+        novel: list[ClassKey] = []
+        train: list[ClassKey] = []
+        for _attempt in range(20_000):
+            if len(novel) < held_out:
+                cand = _draw_key(rng, str(rng.choice(novel_shapes)), str(rng.choice(novel_textures)))
+                if all(_differences(cand, k) >= 2 for k in novel):
+                    novel.append(cand)
+                continue
+            if len(train) == n_train:
+                break
+            i = len(train)
+            cycle = i < n_cover
+            cand = _draw_key(rng, shapes[i % len(shapes)], textures[i % len(textures)]) if cycle else _draw_key(rng)
+            if all(_differences(cand, k) >= 2 for k in novel) and all(_differences(cand, k) >= 1 for k in train):
+                train.append(cand)
+        if len(train) == n_train and len(novel) == held_out:
+            return [*train, *novel]
+    raise RuntimeError(f"could not draw {n_classes} classes with min_train_difference 1")
+
+
+def generate_classes(
+    seed: int, n_classes: int, held_out: int, min_train_difference: int = 2
+) -> tuple[ClassSpec, ...]:
+    """The class table of a dataset: ``n_classes`` specs, ids 1..n, the last ``held_out`` novel.
+
+    A class key is (shape, texture, palette); the palette is one hue bin (second colour = darker
+    tone) or two distant hue bins (3–9 bins apart; the plain texture shows almost only the first).
+    Two keys *differ* in an attribute when shapes differ, textures differ, or palettes are far
+    apart (no hue bin of one equals or neighbours a hue bin of the other).
+
+    * ``min_train_difference=2`` (default): any two classes differ in at least two attributes
+      (every class clearly distinct; at most about 30 classes). Training classes are drawn first
+      and cover every shape family and texture kind (as far as their number allows); novel classes
+      are drawn among keys whose shape and texture both occur in training.
+    * ``min_train_difference=1``: novel classes are drawn first and differ from each other and
+      from every training class in at least two attributes (never a near copy of a training
+      class); training classes differ from each other in at least one (e.g. only in colour), which
+      allows many more of them. The first training classes cycle through the shape families and
+      texture kinds the novel classes use.
+    """
+    if not 1 <= held_out < n_classes:
+        raise ValueError(f"need 1 <= held_out < n_classes, got held_out={held_out}, n_classes={n_classes}")
+    if n_classes > 250:
+        raise ValueError("at most 250 classes")
+    if min_train_difference == 2:
+        keys = _train_first_keys(rng := _rng(seed, _CLASS_STREAM, n_classes, held_out), n_classes, held_out)
+    elif min_train_difference == 1:
+        keys = _novel_first_keys(rng := _rng(seed, _CLASS_STREAM, n_classes, held_out, 1), n_classes, held_out)
+    else:
+        raise ValueError(f"min_train_difference must be 1 or 2, got {min_train_difference}")
     return tuple(_make_class(i + 1, k, rng) for i, k in enumerate(keys))
 
 
@@ -395,6 +457,8 @@ class SyntheticFewShot:
         object_scale: multiplies every object's size (relative to the image's shorter side).
         max_distractors: at most this many objects of other classes per scene (0–3 drawn, capped).
         clutter: multiplies the number of background clutter shapes (0 = none).
+        min_train_difference: see :func:`generate_classes` (novel classes always differ from
+            every other class in at least 2 attributes).
 
     Attributes:
         classes: tuple of :class:`ClassSpec`, index i = class id i + 1.
@@ -412,6 +476,7 @@ class SyntheticFewShot:
         object_scale: float = 1.0,
         max_distractors: int = 3,
         clutter: float = 1.0,
+        min_train_difference: int = 2,
     ) -> None:
         if size_range[0] < 16 or size_range[1] < size_range[0]:
             raise ValueError(f"bad size_range {size_range}")
@@ -427,7 +492,8 @@ class SyntheticFewShot:
             raise ValueError("max_distractors and clutter must be >= 0")
         self.max_distractors = int(max_distractors)
         self.clutter = float(clutter)
-        self.classes = generate_classes(self.seed, self.n_classes, self.held_out)
+        self.min_train_difference = int(min_train_difference)
+        self.classes = generate_classes(self.seed, self.n_classes, self.held_out, self.min_train_difference)
         self.train_classes: tuple[int, ...] = tuple(range(1, self.n_classes - self.held_out + 1))
         self.novel_classes: tuple[int, ...] = tuple(range(self.n_classes - self.held_out + 1, self.n_classes + 1))
 
@@ -454,6 +520,7 @@ class SyntheticFewShot:
             "object_scale": self.object_scale,
             "max_distractors": self.max_distractors,
             "clutter": self.clutter,
+            "min_train_difference": self.min_train_difference,
             "train_classes": list(self.train_classes),
             "novel_classes": list(self.novel_classes),
             "class_names": {str(k): v for k, v in self.class_names.items()},

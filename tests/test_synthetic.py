@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from symnet_core.synthetic import (
+    ATTRIBUTES,
     SHAPES,
     TEXTURES,
     HashTextEmbedder,
@@ -54,16 +55,24 @@ def _palettes_close(a, b):
     return any(min((x - y) % 12, (y - x) % 12) <= 1 for x in a for y in b)
 
 
-@pytest.mark.parametrize(("n", "held"), [(12, 4), (20, 5), (30, 6)])
-def test_class_tables_are_distinct(n, held):
-    classes = SyntheticFewShot(seed=7, n_classes=n, held_out=held).classes
-    for a, b in combinations(classes, 2):
-        differ = (a.shape != b.shape) + (a.texture != b.texture) + (not _palettes_close(a.palette, b.palette))
-        assert differ >= 2, (a.name, b.name)
-        assert a.name != b.name
+def _differences(a, b):
+    return (a.shape != b.shape) + (a.texture != b.texture) + (not _palettes_close(a.palette, b.palette))
 
 
-def test_class_table_is_distinct_and_novel_parts_are_known(ds):
+@pytest.mark.parametrize(("n", "held", "train_diff"), [(6, 2, 2), (12, 4, 2), (30, 6, 2), (86, 6, 1)])
+def test_class_tables_are_distinct(n, held, train_diff):
+    ds = SyntheticFewShot(seed=7, n_classes=n, held_out=held, min_train_difference=train_diff)
+    assert len(ds.classes) == n and len({c.name for c in ds.classes}) == n
+    train = [ds.spec(c) for c in ds.train_classes]
+    for a, b in combinations(train, 2):
+        assert _differences(a, b) >= train_diff, (a.name, b.name)
+    for c in ds.novel_classes:  # a novel class is never a near copy of any other class
+        novel = ds.spec(c)
+        assert all(_differences(novel, o) >= 2 for o in ds.classes if o.id != c), novel.name
+        assert novel.shape in {t.shape for t in train} and novel.texture in {t.texture for t in train}
+
+
+def test_class_ids_and_attributes(ds):
     assert len({c.name for c in ds.classes}) == ds.n_classes
     train = [ds.spec(c) for c in ds.train_classes]
     for c in ds.novel_classes:
@@ -96,6 +105,18 @@ def test_episode_masks(ds):
         assert img.shape == (64, 64, 3) and m.shape == (64, 64) and m.dtype == np.uint8
         assert set(np.unique(m)) <= {0, 1} and m.sum() > 0
     assert not np.array_equal(ep.query, ep.supports[0])
+
+
+def test_attribute_tables(ds):
+    tables = ds.attribute_tables()
+    assert set(tables) == set(ATTRIBUTES)
+    for c in ds.train_classes:
+        spec = ds.spec(c)
+        assert tables["shape"][c] == 1 + SHAPES.index(spec.shape)
+        assert tables["texture"][c] == 1 + TEXTURES.index(spec.texture)
+        assert tables["hue"][c] == 1 + spec.hue_bin
+    for t in tables.values():
+        assert t[0] == 0 and t[255] == 255 and all(t[c] == 255 for c in ds.novel_classes)
 
 
 def test_hash_text_embedder_is_stable():

@@ -215,6 +215,17 @@ def test_resume_continues_exactly(tmp_path):
     assert [r["iteration"] for r in rows if r["total"]] == ["4"]
 
 
+def test_base_stage_with_attribute_heads(tmp_path):
+    cfg = tiny_config(tmp_path, "base", loss={"attribute_weight": 0.5}, log_every=2, val_episodes=4,
+                      optim={"iterations": 4, "batch_size": 4, "lr": 0.003, "optimizer": "adamw"})  # fmt: skip
+    result = run_training(cfg)
+    rows = [r for r in csv_rows(tmp_path / "log.csv") if r["total"]]
+    assert len(rows) == 2 and all(float(r["attributes"]) > 0 for r in rows)
+    info, state = read_checkpoint(result.final)
+    assert not any("attr" in k for k in state)  # the temporary heads are not saved
+    assert info.metadata["stage"] == "base"
+
+
 def test_eval_prints_identical_numbers_twice(trained, capsys, tmp_path):
     _, cfg, result, _ = trained
     cfg_path = tmp_path / "eval.yaml"

@@ -7,6 +7,7 @@ what the authors' eval forward returns.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import torch
@@ -30,6 +31,12 @@ from symnet_core.modeling.prior import (
 from symnet_core.modeling.prototypes import QueryPrototypes, masked_average_pool, query_prototypes
 
 TDC_CHANNELS = 48
+#: Top-level modules of the meta-learner head, i.e. everything but backbone and base learner
+#: (plus ``kshot_rw`` for K > 1). Official names.
+HEAD_MODULES = (
+    "hyper_final", "down_query", "down_supp", "alpha_conv", "init_merge", "beta_conv", "inner_cls", "res1", "res2",
+    "cls", "gram_merge", "cls_merge", "CrossAttention",
+)  # fmt: skip
 
 
 @dataclass
@@ -179,16 +186,33 @@ class SymNet(nn.Module):
         """Modules that are never trained (backbone and base learner)."""
         return [*self.backbone, self.learner_base]
 
+    def head_names(self) -> tuple[str, ...]:
+        """Top-level names of the meta-learner head (official key prefixes), in a fixed order."""
+        names = HEAD_MODULES + (("kshot_rw",) if hasattr(self, "kshot_rw") else ())
+        return tuple(n for n in names if n in self._modules)
+
     def trainable_modules(self) -> list[nn.Module]:
         """The meta-learner head that training and test-time adaptation update."""
-        mods: list[nn.Module] = [
-            self.hyper_final, self.down_query, self.down_supp, self.alpha_conv, self.init_merge,
-            self.beta_conv, self.inner_cls, self.res1, self.res2, self.cls, self.gram_merge,
-            self.cls_merge, self.CrossAttention,
-        ]  # fmt: skip
-        if hasattr(self, "kshot_rw"):
-            mods.append(self.kshot_rw)
-        return mods
+        return [self._modules[n] for n in self.head_names()]  # type: ignore[misc]
+
+    def head_state_dict(self) -> dict[str, torch.Tensor]:
+        """Parameters and buffers of the head only (official key names, detached copies)."""
+        heads = set(self.head_names())
+        return {k: v.detach().clone() for k, v in self.state_dict().items() if k.split(".", 1)[0] in heads}
+
+    def with_own_head(self) -> SymNet:
+        """A model that shares this one's frozen backbone and base learner but owns a copy of the head.
+
+        Test-time adaptation trains the copy, so every other user of this model (other classes'
+        predictors) keeps the original head; the frozen parts are not duplicated in memory.
+        """
+        clone = copy.copy(self)  # shallow: same __dict__ entries...
+        clone._modules = dict(self._modules)  # ...but its own module table
+        clone._parameters = dict(self._parameters)
+        clone._buffers = dict(self._buffers)
+        for name in self.head_names():
+            clone._modules[name] = copy.deepcopy(self._modules[name])
+        return clone
 
     def _check_input(self, x: torch.Tensor, name: str) -> None:
         s = self.config.image_size

@@ -106,6 +106,7 @@ class SyntheticConfig:
     object_scale: float = 1.0
     max_distractors: int = 3
     clutter: float = 1.0
+    min_train_difference: int = 2
     train_items: int = 200_000
     val_items: int = 300
     test_items: int = 1000

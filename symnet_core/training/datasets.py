@@ -632,7 +632,8 @@ def _synthetic(cfg: DataConfig, shots: int) -> FewShotData:
     sc = cfg.synthetic
     gen = SyntheticFewShot(sc.seed, sc.n_classes, sc.held_out, size_range=tuple(sc.size_range),
                            min_main_fraction=sc.min_main_fraction, object_scale=sc.object_scale,
-                           max_distractors=sc.max_distractors, clutter=sc.clutter)  # fmt: skip
+                           max_distractors=sc.max_distractors, clutter=sc.clutter,
+                           min_train_difference=sc.min_train_difference)  # fmt: skip
     all_classes = tuple(range(1, gen.n_classes + 1))
     train = _synthetic_split(SyntheticSource(gen, "train", sc.train_items, gen.train_classes, gen.train_classes),
                              "synthetic train")  # fmt: skip

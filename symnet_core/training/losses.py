@@ -102,7 +102,7 @@ def symnet_loss(
     out: SymNetOutput,
     shots: Sequence[SupportEncoding],
     y: torch.Tensor,
-    y_base: torch.Tensor,
+    y_base: torch.Tensor | None,
     support_labels: torch.Tensor,
     *,
     aux_weight: float = 1.0,
@@ -113,13 +113,15 @@ def symnet_loss(
 
     Args:
         out: ``decode(..., return_aux=True)`` output (``final``/``meta``/``base`` at S×S).
-        shots: the encoded supports. y: [B,S,S] query labels 0/1/255. y_base: [B,S,S] base labels.
+        shots: the encoded supports. y: [B,S,S] query labels 0/1/255. y_base: [B,S,S] base labels,
+            or ``None`` (test-time adaptation: no base labels; aux2 = 0).
         support_labels: [B,K,S,S].
     """
     main = segmentation_ce(out.final, y)
     aux1 = segmentation_ce(out.meta, y)
     with torch.no_grad():
-        aux2 = segmentation_ce(out.base, y_base) if out.base.shape[1] else main.new_zeros(())
+        has_base = y_base is not None and out.base.shape[1] > 0
+        aux2 = segmentation_ce(out.base, y_base) if has_base else main.new_zeros(())
     inner = out.aux["inner_logits"]
     assert isinstance(inner, list)
     aux3 = torch.stack([segmentation_ce(level, y) for level in inner]).mean()
