@@ -85,6 +85,9 @@ def adapt_class(
 ) -> Any:
     """Adapt ``predictor`` to the supports of one class and save the head in the project.
 
+    A head that fails the support check (``report.kept`` False) is not saved; an earlier head
+    file of the class stays as it was.
+
     Args:
         predictor: a :class:`symnet_core.Predictor` (its supports are replaced by this class's).
         config: :class:`symnet_core.adaptation.AdaptConfig` or ``None`` for the defaults.
@@ -123,6 +126,9 @@ def adapt_class(
         "warnings": report.warnings,
     }
     path = adapted_head_path(project.project_dir, class_id)
+    if not result.kept:  # worse on the supports: the project keeps whatever head it had
+        log.info("class '%s': %s", name, result.describe())
+        return result
     try:
         save_adapted_head(path, predictor.head_state(), str(predictor.model_id), metadata)
     except OSError as exc:

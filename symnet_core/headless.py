@@ -1,4 +1,4 @@
-"""Headless commands of ``symnet-annotate``: ``propagate``, ``export``, ``validate``, ``import``.
+"""Headless commands of ``symnet-annotate``: ``propagate``, ``adapt``, ``export``, ``validate``, ``import``.
 
 Exit codes: 0 success; 1 finished but something failed (unreadable images, invalid export);
 2 bad usage or input (no project, unusable checkpoint, no supports); 130 interrupted (Ctrl+C —
@@ -25,7 +25,7 @@ import numpy as np
 log = logging.getLogger("symnet_annotate")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-SUBCOMMANDS = ("propagate", "export", "validate", "import")
+SUBCOMMANDS = ("propagate", "adapt", "export", "validate", "import")
 
 
 class UsageError(Exception):
@@ -144,6 +144,53 @@ def _propagate_project(args: argparse.Namespace) -> int:
     if report.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_PARTIAL if report.unreadable or report.failed else EXIT_OK
+
+
+# -- adapt ---------------------------------------------------------------------------------------
+def _adapt(args: argparse.Namespace) -> int:
+    from symnet_core.adaptation import AdaptConfig
+    from symnet_core.cancel import OperationCancelled
+    from symnet_core.class_adaptation import adapt_class, remove_adapted_head
+    from symnet_core.project import ProjectWriteError
+
+    project = _open_project(args.project)
+    try:
+        names = [args.class_name] if args.class_name else [c.name for c in project.classes]
+        classes = []
+        for name in names:
+            rec = project.class_by_name(name)
+            if rec is None:
+                raise UsageError(f"no class '{name}' in {args.project} (classes: {[c.name for c in project.classes]})")
+            classes.append(rec)
+        if args.reset:
+            for rec in classes:
+                print(f"{rec.name}: " + ("adapted head removed" if remove_adapted_head(project, rec.id)  # noqa: T201
+                                         else "no adapted head"))  # fmt: skip
+            return EXIT_OK
+        try:
+            config = AdaptConfig(steps=args.steps, lr=args.lr, seed=args.seed, revert_tolerance=args.revert_tolerance)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        loaded = _load(args, project.settings)
+        cancel = threading.Event()
+        with interrupt_sets(cancel):
+            for rec in classes:
+                if not project.supports(rec.id):
+                    print(f"{rec.name}: skipped (no supports)")  # noqa: T201
+                    continue
+                line = ProgressLine(f"adapt {rec.name}")
+                try:
+                    report = adapt_class(project, rec.id, loaded.new_predictor(), config, max_side=args.max_side,
+                                         progress=lambda i, n, line=line: line(i, n), cancel=cancel)  # fmt: skip
+                except OperationCancelled:
+                    print(f"{rec.name}: interrupted, nothing saved")  # noqa: T201
+                    return EXIT_INTERRUPTED
+                except (ValueError, ProjectWriteError) as exc:
+                    raise UsageError(str(exc)) from exc
+                print(f"{rec.name}: {report.describe()}")  # noqa: T201
+    finally:
+        project.close()
+    return EXIT_OK
 
 
 def _mask_for(masks_dir: Path, image_rel: str) -> Path | None:
@@ -388,6 +435,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder-to-folder: output folder for 0/255 PNG masks")
     _model_args(p)
 
+    a = sub.add_parser("adapt", help="fine-tune the model head on a class's supports (saved in the project)")
+    a.add_argument("--project", required=True, help="images folder (or its .symnet folder) of a project")
+    a.add_argument("--class", dest="class_name", help="class to adapt (default: every class with supports)")
+    a.add_argument("--steps", type=int, default=30, help="optimisation steps (default 30)")
+    a.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--revert-tolerance", type=float, default=0.02,
+                   help="discard the adapted head when its IoU on the supports drops by more than this (1 = keep)")
+    a.add_argument("--reset", action="store_true", help="remove the adapted head(s) instead")
+    _model_args(a)
+
     e = sub.add_parser("export", help="export a project's masks as COCO JSON or PNG label masks")
     e.add_argument("--project", required=True)
     e.add_argument("--format", choices=("coco", "png"), default="coco")
@@ -428,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
             if not all(folder_args):
                 raise UsageError("propagate needs --project DIR, or all of --supports --masks --images --class --out")
             return _propagate_folders(args)
+        if args.command == "adapt":
+            return _adapt(args)
         if args.command == "export":
             return _export(args)
         if args.command == "validate":

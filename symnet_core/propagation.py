@@ -137,6 +137,8 @@ class PropagationReport:
             parts.append(f"{len(self.unreadable)} unreadable")
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        if self.adapted_classes:
+            parts.append(f"adapted head used for {len(self.adapted_classes)} class(es)")
         if self.cancelled:
             parts.append("cancelled")
         return ", ".join(parts) + f" in {self.elapsed_s:.1f} s"

@@ -69,6 +69,25 @@ def test_project_propagate_export_validate(tmp_path, checkpoint, capsys):
     assert (pngs / "classes.json").is_file()
 
 
+def test_adapt_command_saves_a_head_that_propagation_uses(tmp_path, checkpoint, capsys):
+    masks = _folder(tmp_path, 4)
+    with Project.create(tmp_path, classes=["blob", "empty"]) as project:
+        for i in (0, 1):
+            project.set_mask(f"img_0{i}.png", masks[i].astype(np.uint8), status="support")
+    model = ["--checkpoint", str(checkpoint), "--device", "cpu"]
+    rc = main(["adapt", "--project", str(tmp_path), "--steps", "2", "--revert-tolerance", "1", *model])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "blob: adapted on 2 support(s), 2 steps (leave-one-out)" in out and "empty: skipped (no supports)" in out
+    head = tmp_path / ".symnet" / "adapted" / "class-1.pth"
+    assert head.is_file()
+    assert main(["propagate", "--project", str(tmp_path), *model]) == 0
+    assert "adapted head used for 1 class(es)" in capsys.readouterr().out
+    assert main(["adapt", "--project", str(tmp_path), "--class", "nope", *model]) == 2
+    assert main(["adapt", "--project", str(tmp_path), "--class", "blob", "--reset"]) == 0
+    assert "blob: adapted head removed" in capsys.readouterr().out and not head.exists()
+
+
 def test_import_coco_into_new_project_as_supports(tmp_path, checkpoint, capsys):
     src = tmp_path / "src"
     src.mkdir()

@@ -4,9 +4,14 @@ headless subcommands never import Qt."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
+import time
 
 from symnet_gui.__main__ import HEADLESS_COMMANDS, parse_args
+from tests.conftest import REPO_ROOT
 
 
 def test_window_opens_without_importing_torch(python_subprocess, folder, tmp_path):
@@ -45,6 +50,41 @@ def test_window_opens_without_importing_torch(python_subprocess, folder, tmp_pat
     assert result["shown_s"] < 10, result  # ~0.6 s on the 2-core build machine
 
 
+def test_report_shown_hook_writes_when_the_window_and_first_image_appear(folder, tmp_path):
+    """``SYMNET_REPORT_SHOWN=FILE`` (used by bench/bench_gui.py): wall-clock times of the first
+    expose and of the first image on the canvas, from the real entry point; SIGTERM closes cleanly."""
+    report = tmp_path / "shown.json"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "SYMNET_ANNOTATE_HOME": str(tmp_path / "home"),
+        "SYMNET_REPORT_SHOWN": str(report),
+    }
+    t0 = time.time()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "symnet_gui", str(folder)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    got: dict = {}
+    try:
+        deadline = time.monotonic() + 60
+        while "first_image" not in got and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            if report.is_file():
+                got = json.loads(report.read_text(encoding="utf-8"))  # replaced atomically: always whole
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=60)
+    assert got.get("pid") == proc.pid, stderr
+    assert t0 < got["shown"] <= got["first_image"] < time.time()
+    if sys.platform != "win32":
+        assert proc.returncode == 0, stderr
+
+
 def test_headless_subcommands_do_not_import_qt(python_subprocess):
     code = textwrap.dedent("""
         import json, sys
@@ -67,4 +107,6 @@ def test_command_line():
     args = parse_args(["/data/cells", "--checkpoint", "m.pth", "--device", "cpu"])
     assert (args.path, args.checkpoint, args.device, args.demo) == ("/data/cells", "m.pth", "cpu", False)
     assert parse_args(["--demo"]).demo
-    assert set(HEADLESS_COMMANDS) == {"propagate", "export", "validate", "import"}
+    from symnet_core.headless import SUBCOMMANDS  # no torch, no Qt
+
+    assert HEADLESS_COMMANDS == SUBCOMMANDS == ("propagate", "adapt", "export", "validate", "import")
