@@ -27,19 +27,15 @@ sys.path.insert(0, str(ROOT))
 
 from symnet_core.adaptation import AdaptConfig  # noqa: E402
 from symnet_core.runtime import default_checkpoint, load_predictor  # noqa: E402
-from symnet_core.synthetic import SyntheticFewShot  # noqa: E402
+from symnet_core.synthetic import SyntheticFewShot, dataset_from_metadata  # noqa: E402
 
 
 def dataset_from_checkpoint(predictor: object) -> SyntheticFewShot:
     data = dict(predictor.model.checkpoint_info.metadata.get("data") or {})  # type: ignore[attr-defined]
-    if data.get("kind") != "synthetic":
-        raise SystemExit("this benchmark needs a checkpoint trained on the synthetic dataset")
-    return SyntheticFewShot(
-        int(data["seed"]), int(data["n_classes"]), int(data["held_out"]), size_range=tuple(data["size_range"]),
-        min_main_fraction=float(data["min_main_fraction"]), object_scale=float(data["object_scale"]),
-        max_distractors=int(data["max_distractors"]), clutter=float(data["clutter"]),
-        min_train_difference=int(data.get("min_train_difference", 2)),
-    )  # fmt: skip
+    try:
+        return dataset_from_metadata(data)
+    except ValueError as exc:
+        raise SystemExit(f"this benchmark needs a checkpoint trained on the synthetic dataset ({exc})") from exc
 
 
 def _iou_sums(predictor: object, queries: list[tuple[np.ndarray, np.ndarray]]) -> tuple[int, int]:

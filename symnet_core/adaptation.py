@@ -29,8 +29,8 @@ scores more than ``revert_tolerance`` below the original, it is discarded (``kep
 head that got worse on the user's own painted examples is not trusted on the rest.
 
 Files: an adapted head is stored per class in the project (``.symnet/adapted/class-<id>.pth``,
-:func:`save_adapted_head`), with the id of the checkpoint it was made from; it is only applied to
-that checkpoint.
+:mod:`symnet_core.class_adaptation`) with the id of the checkpoint it was made from
+(:func:`save_adapted_head`); it is only applied to that checkpoint.
 """
 
 from __future__ import annotations
@@ -62,7 +62,6 @@ __all__ = [
     "AdaptedHead",
     "AdaptedHeadError",
     "adapt_head",
-    "adapted_head_path",
     "load_adapted_head",
     "save_adapted_head",
 ]
@@ -217,13 +216,15 @@ def _forward(model: SymNet, q: torch.Tensor, shots: torch.Tensor, shot_labels: t
 
 @torch.no_grad()
 def _support_check_iou(
-    model: SymNet, supports: Sequence[_Support], text: torch.Tensor, device: torch.device, with_base: bool
+    model: SymNet, supports: Sequence[_Support], text: torch.Tensor, device: torch.device, with_base: bool,
+    cancel: CancelLike | None = None,
 ) -> float:
     """Pooled IoU of each support predicted from the others (from itself when n = 1), clean canvases."""
     n = len(supports)
     k = model.config.shots
     inter = union = 0
     for i, s in enumerate(supports):
+        check_cancel(cancel)
         others = [j for j in range(n) if j != i] or [i]
         chosen = [others[j % len(others)] for j in range(k)] if k > 1 else others
         label = torch.from_numpy(s.canvas_label.astype(np.int64))
@@ -233,6 +234,7 @@ def _support_check_iou(
         prob = torch.zeros(label.shape)
         groups = [chosen] if k > 1 else [[j] for j in chosen]
         for group in groups:
+            check_cancel(cancel)
             shots = torch.from_numpy(np.stack([supports[j].canvas for j in group]))[None].to(device)
             labels = torch.from_numpy(np.stack([supports[j].canvas_label for j in group]).astype(np.int64))[None]
             out, _ = _forward(model, torch.from_numpy(s.canvas)[None].to(device), shots, labels.to(device), text,
@@ -264,8 +266,9 @@ def adapt_head(
         model: the checkpoint's model (eval mode). images: HxWx3 uint8 supports; masks: HxW bool.
         text: [1,D] class-name vector (as the predictor uses it).
         with_base: train through the ensemble output (``False``: meta-only predictors).
-        progress: ``progress(step, steps)`` after every step. cancel: ``is_set()`` polled every
-            step; raises :class:`symnet_core.cancel.OperationCancelled` (nothing changed).
+        progress: ``progress(step, steps)`` after every step. cancel: ``is_set()`` polled before
+            and inside every step and between the support-check predictions; raises
+            :class:`symnet_core.cancel.OperationCancelled` (nothing changed).
 
     Returns:
         (the adapted model — shares frozen parts with ``model``, eval mode — and the report);
@@ -279,7 +282,7 @@ def adapt_head(
     size = model.config.image_size
     supports = [_prepare(img, np.asarray(m, bool), size, upscale_small) for img, m in zip(images, masks, strict=True)]
     text = text.to(dev).float()
-    check_before = _support_check_iou(model, supports, text, dev, with_base)
+    check_before = _support_check_iou(model, supports, text, dev, with_base, cancel)
 
     adapted = model.with_own_head()
     for mod in adapted.frozen_modules():
@@ -303,6 +306,7 @@ def adapt_head(
                     group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
                 q, ql, s, sl = (t.to(dev) for t in sampler.batch(cfg.batch_size))
                 out, encoded = _forward(adapted, q, s, sl, text, with_base, aux=True)
+                check_cancel(cancel)  # a step can take seconds on a CPU: also look between forward and backward
                 terms = symnet_loss(out, encoded, ql, None, sl, aux_weight=cfg.aux_weight, margin=cfg.triplet_margin)
                 loss = terms.total
                 if cfg.anchor_weight > 0:
@@ -318,7 +322,7 @@ def adapt_head(
         adapted.eval()
         for p in params:
             p.requires_grad_(False)
-    check_after = _support_check_iou(adapted, supports, text, dev, with_base)
+    check_after = _support_check_iou(adapted, supports, text, dev, with_base, cancel)
     kept = check_after >= check_before - cfg.revert_tolerance
     tail = max(1, min(5, len(losses) // 3))
     several = len(supports) > 1
@@ -349,11 +353,6 @@ class AdaptedHead:
     state: dict[str, torch.Tensor]
     base_model: str
     metadata: dict[str, Any]
-
-
-def adapted_head_path(project_dir: str | os.PathLike[str], class_id: int) -> Path:
-    """Where a project keeps the adapted head of one class: ``<project_dir>/adapted/class-<id>.pth``."""
-    return Path(project_dir) / "adapted" / f"class-{int(class_id)}.pth"
 
 
 def save_adapted_head(

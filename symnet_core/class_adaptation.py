@@ -1,6 +1,6 @@
 """Adapted heads in a project: adapt one class on its supports, store it, apply it when propagating.
 
-One file per class, ``.symnet/adapted/class-<id>.pth`` (:func:`symnet_core.adaptation.adapted_head_path`),
+One file per class, ``.symnet/adapted/class-<id>.pth`` (:func:`adapted_head_path`),
 holding the head weights, the ``checkpoint_id`` of the model it was adapted from, and metadata
 (class name, the supports it saw with their modification times, the settings, the
 :class:`~symnet_core.adaptation.AdaptReport`). :func:`symnet_core.propagation.propagate_project`
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +24,29 @@ from symnet_core.project import Project, ProjectWriteError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HeadStatus", "adapt_class", "apply_adapted_head", "head_digest", "head_status", "remove_adapted_head"]
+__all__ = [
+    "HeadStatus",
+    "adapt_class",
+    "adapted_head_path",
+    "apply_adapted_head",
+    "has_adapted_head",
+    "head_digest",
+    "head_status",
+    "remove_adapted_head",
+]
+
+# This module imports torch only inside the functions that read or write head weights:
+# adapted_head_path, has_adapted_head and remove_adapted_head are cheap and torch-free.
+
+
+def adapted_head_path(project_dir: str | os.PathLike[str], class_id: int) -> Path:
+    """Where a project keeps the adapted head of one class: ``<project_dir>/adapted/class-<id>.pth``."""
+    return Path(project_dir) / "adapted" / f"class-{int(class_id)}.pth"
+
+
+def has_adapted_head(project: Project, class_id: int) -> bool:
+    """Whether the class has a head file (not read; see :func:`head_status`)."""
+    return adapted_head_path(project.project_dir, class_id).is_file()
 
 
 @dataclass(frozen=True)
@@ -33,7 +56,8 @@ class HeadStatus:
     Attributes:
         exists: a head file is there. base_model: the checkpoint it was adapted from.
         stale: supports were added, removed or repainted since. supports: how many it saw.
-        summary: one human-readable line (the adaptation report), or an error message.
+        summary: one human-readable line (the adaptation report).
+        error: why the file cannot be used (unreadable, not a head), else ``""``.
     """
 
     exists: bool
@@ -41,6 +65,7 @@ class HeadStatus:
     stale: bool = False
     supports: int = 0
     summary: str = ""
+    error: str = ""
 
 
 def _supports_record(project: Project, class_id: int) -> list[list[str]]:
@@ -49,8 +74,6 @@ def _supports_record(project: Project, class_id: int) -> list[list[str]]:
 
 def head_digest(project: Project, class_id: int) -> str | None:
     """Short SHA-1 of the class's head file (part of a propagation run's fingerprint), or ``None``."""
-    from symnet_core.adaptation import adapted_head_path
-
     path = adapted_head_path(project.project_dir, class_id)
     if not path.is_file():
         return None
@@ -59,7 +82,7 @@ def head_digest(project: Project, class_id: int) -> str | None:
 
 def head_status(project: Project, class_id: int) -> HeadStatus:
     """Whether the class has an adapted head, for which model, and whether its supports changed."""
-    from symnet_core.adaptation import AdaptedHeadError, adapted_head_path, load_adapted_head
+    from symnet_core.adaptation import AdaptedHeadError, load_adapted_head
 
     path = adapted_head_path(project.project_dir, class_id)
     if not path.is_file():
@@ -67,7 +90,7 @@ def head_status(project: Project, class_id: int) -> HeadStatus:
     try:
         head = load_adapted_head(path)
     except AdaptedHeadError as exc:
-        return HeadStatus(True, summary=str(exc))
+        return HeadStatus(True, error=str(exc))
     meta = head.metadata
     stale = meta.get("supports_used") != _supports_record(project, class_id)
     return HeadStatus(True, head.base_model, stale, int(meta.get("supports", 0)), str(meta.get("summary", "")))
@@ -101,7 +124,7 @@ def adapt_class(
         ProjectWriteError: the project is read-only.
         OperationCancelled: ``cancel`` was set (nothing is written).
     """
-    from symnet_core.adaptation import adapted_head_path, config_dict, save_adapted_head
+    from symnet_core.adaptation import config_dict, save_adapted_head
     from symnet_core.propagation import PropagationReport, load_class_supports
 
     name = project.class_by_id(class_id).name
@@ -143,7 +166,7 @@ def apply_adapted_head(project: Project, class_id: int, predictor: Any, warnings
     Predictors without ``load_head`` (fakes, other models) are left alone. Unusable files add a
     message to ``warnings`` and are skipped. Returns whether a head was applied.
     """
-    from symnet_core.adaptation import AdaptedHeadError, adapted_head_path, load_adapted_head
+    from symnet_core.adaptation import AdaptedHeadError, load_adapted_head
 
     path = adapted_head_path(project.project_dir, class_id)
     if not path.is_file() or not callable(getattr(predictor, "load_head", None)):
@@ -161,9 +184,7 @@ def apply_adapted_head(project: Project, class_id: int, predictor: Any, warnings
 
 def remove_adapted_head(project: Project, class_id: int) -> bool:
     """Delete the class's adapted head (back to the checkpoint's head); returns whether one existed."""
-    from symnet_core.adaptation import adapted_head_path
-
-    path: Path = adapted_head_path(project.project_dir, class_id)
+    path = adapted_head_path(project.project_dir, class_id)
     existed = path.is_file()
     path.unlink(missing_ok=True)
     return existed

@@ -62,7 +62,9 @@ __all__ = [
     "HashTextEmbedder",
     "SyntheticEpisode",
     "SyntheticFewShot",
+    "dataset_from_metadata",
     "demo_dataset",
+    "demo_folder_is_current",
     "make_demo_folder",
 ]
 
@@ -84,7 +86,7 @@ _SPLIT_CODES = {"train": 1, "val": 2, "test": 3, "demo": 4}
 _SCENE_STREAM = 11
 _CLASS_STREAM = 7
 #: Constructor arguments of the dataset the shipped demo model was trained on.
-DEMO_DATASET: dict[str, int] = {"seed": 7, "n_classes": 30, "held_out": 6}
+DEMO_DATASET: dict[str, int] = {"seed": 7, "n_classes": 86, "held_out": 6, "min_train_difference": 1}
 
 
 def _rng(*entropy: int) -> np.random.Generator:
@@ -795,6 +797,41 @@ def demo_dataset() -> SyntheticFewShot:
     return SyntheticFewShot(**DEMO_DATASET)
 
 
+def dataset_from_metadata(data: dict[str, object]) -> SyntheticFewShot:
+    """The dataset a checkpoint was trained on, from its ``metadata["data"]`` (:meth:`SyntheticFewShot.describe`).
+
+    Raises:
+        ValueError: the metadata does not describe a synthetic dataset.
+    """
+    if data.get("kind", "synthetic") != "synthetic" or "seed" not in data:
+        raise ValueError("the checkpoint was not trained on the synthetic dataset")
+    return SyntheticFewShot(
+        int(data["seed"]), int(data["n_classes"]), int(data["held_out"]),  # type: ignore[call-overload]
+        size_range=tuple(data.get("size_range", (176, 256))),  # type: ignore[arg-type]
+        min_main_fraction=float(data.get("min_main_fraction", 0.012)),  # type: ignore[arg-type]
+        object_scale=float(data.get("object_scale", 1.0)),  # type: ignore[arg-type]
+        max_distractors=int(data.get("max_distractors", 3)),  # type: ignore[call-overload]
+        clutter=float(data.get("clutter", 1.0)),  # type: ignore[arg-type]
+        min_train_difference=int(data.get("min_train_difference", 2)),  # type: ignore[call-overload]
+    )
+
+
+def demo_folder_is_current(out_dir: str | os.PathLike[str], dataset: SyntheticFewShot | None = None) -> bool:
+    """Whether ``out_dir`` holds a demo folder made from ``dataset`` (default :func:`demo_dataset`)
+    by this generator version — an older one shows a class the current demo model never saw."""
+    ds = dataset or demo_dataset()
+    try:
+        manifest = json.loads((Path(out_dir) / ".demo.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return manifest.get("dataset") == _dataset_tag(ds) and manifest.get("generator_version") == GENERATOR_VERSION
+
+
+def _dataset_tag(ds: SyntheticFewShot) -> dict[str, int]:
+    return {"seed": ds.seed, "n_classes": ds.n_classes, "held_out": ds.held_out,
+            "min_train_difference": ds.min_train_difference}  # fmt: skip
+
+
 def _write_png(path: Path, array: np.ndarray) -> None:
     from PIL import Image
 
@@ -859,7 +896,7 @@ def make_demo_folder(
     manifest: dict[str, object] = {
         "class_name": class_name,
         "class_id": cid,
-        "dataset": {"seed": ds.seed, "n_classes": ds.n_classes, "held_out": ds.held_out},
+        "dataset": _dataset_tag(ds),
         "scene_seed": seed,
         "generator_version": GENERATOR_VERSION,
         "images": names,

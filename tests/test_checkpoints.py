@@ -81,6 +81,23 @@ def test_own_format_round_trip_keeps_config_and_metadata(tmp_path):
     assert not list(path.parent.glob("*.tmp"))
 
 
+def test_half_precision_storage_halves_the_file_and_loads_as_float32(tmp_path):
+    model = tiny_model(1)
+    full = save_checkpoint(model, tmp_path / "full.pth")
+    half = save_checkpoint(model, tmp_path / "half.pth", storage_dtype="float16")
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    info, state = read_checkpoint(half)
+    assert info.metadata["storage_dtype"] == "float16"
+    assert all(v.dtype in (torch.float16, torch.int64) for v in state.values())
+    loaded = load_checkpoint(half)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    for (k, v), w in zip(model.state_dict().items(), loaded.state_dict().values(), strict=True):
+        if v.is_floating_point():
+            torch.testing.assert_close(w, v.half().float(), msg=k)
+    with pytest.raises(ValueError, match="storage_dtype"):
+        save_checkpoint(model, tmp_path / "x.pth", storage_dtype="int8")
+
+
 def test_mismatch_lists_missing_and_unexpected_keys(tmp_path):
     state = tiny_model(1).state_dict()
     del state["cls.3.bias"]

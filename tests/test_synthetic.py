@@ -16,7 +16,9 @@ from symnet_core.synthetic import (
     TEXTURES,
     HashTextEmbedder,
     SyntheticFewShot,
+    dataset_from_metadata,
     demo_dataset,
+    demo_folder_is_current,
     make_demo_folder,
 )
 
@@ -134,6 +136,16 @@ def test_hash_text_embedder_is_stable():
         emb.vector("  ")
 
 
+def test_dataset_from_checkpoint_metadata():
+    ds = SyntheticFewShot(seed=5, n_classes=20, held_out=4, size_range=(64, 96), object_scale=1.2,
+                          min_train_difference=1)  # fmt: skip
+    again = dataset_from_metadata({"kind": "synthetic", **ds.describe()})
+    assert again.classes == ds.classes and again.size_range == ds.size_range
+    assert np.array_equal(again.scene(3, stream="test")[0], ds.scene(3, stream="test")[0])
+    with pytest.raises(ValueError, match="synthetic"):
+        dataset_from_metadata({"kind": "pascal"})
+
+
 def test_demo_folder(tmp_path):
     manifest = make_demo_folder(tmp_path / "demo", n_images=6, seed=1, n_supports=2)
     root = tmp_path / "demo"
@@ -148,6 +160,9 @@ def test_demo_folder(tmp_path):
         assert rgb.ndim == 3 and gt.shape == rgb.shape[:2]
         assert set(np.unique(gt)) <= {0, 1} and gt.sum() > 0
     assert json.loads((root / ".demo.json").read_text())["class_name"] == manifest["class_name"]
+    assert demo_folder_is_current(root)
+    assert not demo_folder_is_current(root, SyntheticFewShot(seed=7, n_classes=12, held_out=4))
+    assert not demo_folder_is_current(tmp_path / "nowhere")
     again = tmp_path / "again"
     make_demo_folder(again, n_images=2, seed=1, with_supports=False)
     assert np.array_equal(np.array(Image.open(again / "demo_001.png")), np.array(Image.open(root / "demo_001.png")))

@@ -12,6 +12,7 @@ import torch
 from symnet_core.checkpoints import load_checkpoint, read_checkpoint
 from symnet_core.modeling.prototypes import QueryPrototypes
 from symnet_core.modeling.symnet import SupportEncoding
+from symnet_core.synthetic import dataset_from_metadata, demo_dataset
 from symnet_core.training import evaluate as evaluate_mod
 from symnet_core.training.config import load_config
 from symnet_core.training.datasets import build_data, sample_episode
@@ -257,6 +258,8 @@ def test_demo_checkpoint_reaches_documented_miou():
     model = load_checkpoint(ckpt)
     info = model.checkpoint_info
     assert info.dataset == "synthetic" and info.text_encoder["kind"] == "hashed"
+    # the demo folder (symnet-annotate --demo) shows a class this model held out
+    assert dataset_from_metadata(info.metadata["data"]).classes == demo_dataset().classes
     cfg = load_config(DEMO / "demo.yaml")
     data = build_data(cfg.data)
     text = ClassTextTable(build_embedder(cfg.text), data.class_names)
