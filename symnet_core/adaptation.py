@@ -285,18 +285,11 @@ def adapt_head(
     check_before = _support_check_iou(model, supports, text, dev, with_base, cancel)
 
     adapted = model.with_own_head()
-    for mod in adapted.frozen_modules():
-        for p in mod.parameters():
-            p.requires_grad_(False)
-    params = [p for mod in adapted.trainable_modules() for p in mod.parameters()]
-    for p in params:
-        p.requires_grad_(True)
+    params = adapted.prepare_head_training()
     anchors = [p.detach().clone() for p in params]
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sampler = _EpisodeSampler(supports, model.config.shots, size, cfg)
-    adapted.train()
-    for mod in adapted.frozen_modules():
-        mod.eval()
+    adapted.head_train_mode()
     losses: list[float] = []
     try:
         with torch.enable_grad():

@@ -195,6 +195,25 @@ class SymNet(nn.Module):
         """The meta-learner head that training and test-time adaptation update."""
         return [self._modules[n] for n in self.head_names()]  # type: ignore[misc]
 
+    def prepare_head_training(self) -> list[nn.Parameter]:
+        """Freeze backbone and base learner, unfreeze the head; returns the head's parameters.
+
+        Call :meth:`head_train_mode` before each training step (evaluation switches to eval mode).
+        """
+        for mod in self.frozen_modules():
+            for p in mod.parameters():
+                p.requires_grad_(False)
+        params = [p for mod in self.trainable_modules() for p in mod.parameters()]
+        for p in params:
+            p.requires_grad_(True)
+        return params
+
+    def head_train_mode(self) -> None:
+        """Train mode for the head (dropout on); the frozen parts stay in eval mode (BN statistics fixed)."""
+        self.train()
+        for mod in self.frozen_modules():
+            mod.eval()
+
     def head_state_dict(self) -> dict[str, torch.Tensor]:
         """Parameters and buffers of the head only (official key names, detached copies)."""
         heads = set(self.head_names())

@@ -208,22 +208,6 @@ def load_frozen_parts(model: SymNet, path: str | Path) -> dict[str, Any]:
     return {**dict(info.metadata), "base_classes": list(info.base_classes)}
 
 
-def _freeze_for_meta(model: SymNet) -> list[nn.Parameter]:
-    for mod in model.frozen_modules():
-        for p in mod.parameters():
-            p.requires_grad_(False)
-    params = [p for mod in model.trainable_modules() for p in mod.parameters()]
-    for p in params:
-        p.requires_grad_(True)
-    return params
-
-
-def _meta_train_mode(model: SymNet) -> None:
-    model.train()
-    for mod in model.frozen_modules():
-        mod.eval()
-
-
 def _base_aux_head(in_ch: int, classes: int) -> nn.Sequential:
     hidden = max(in_ch // 4, 8)
     return nn.Sequential(
@@ -367,7 +351,7 @@ def _run(
             p.requires_grad_(True)
         aux_head.to(device)
     else:
-        params = _freeze_for_meta(model)
+        params = model.prepare_head_training()
     model.to(device)
     optimizer = _optimizer(cfg, params)
     use_amp = bool(cfg.amp and device.type == "cuda")
@@ -485,7 +469,7 @@ def _run(
         autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext()
         with autocast:
             if cfg.stage == "meta":
-                _meta_train_mode(model)
+                model.head_train_mode()
                 terms = _meta_step(model, batch, text, cfg)  # type: ignore[arg-type]
                 loss, values = terms.total, terms.as_floats()
             else:
