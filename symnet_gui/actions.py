@@ -2,8 +2,8 @@
 
 The table is data: menus, the toolbar, the keyboard-shortcut help dialog and the tests all read
 it. A handler is ``"<target>.<method>"``; the window supplies the targets (``window``, ``doc``,
-``canvas``, ``review``, ``images``, ``classes``, ``propagation``). ``args`` are passed to the
-method; checkable actions pass their new checked state instead.
+``canvas``, ``review``, ``images``, ``classes``, ``propagation``, ``adaptation``). ``args`` are
+passed to the method; checkable actions pass their new checked state instead.
 
 Shortcuts can be overridden in the user settings (``shortcuts: {id: "Ctrl+K"}``; ``""``
 unbinds). :func:`shortcut_conflicts` finds duplicates (a test keeps the defaults unique).
@@ -124,7 +124,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tip="Predict masks for the images in the chosen scope"),
     ActionSpec("model.predict_current", "Predict &this image", "&Model", "propagation.predict_current",
                ("Shift+P",)),
-    ActionSpec("model.cancel", "&Cancel propagation", "&Model", "propagation.cancel", ("Ctrl+.",)),
+    ActionSpec("model.cancel", "&Cancel propagation / adaptation", "&Model", "window.cancel_running_job",
+               ("Ctrl+.",), tip="Stop the running propagation (after the image in flight) or adaptation"),
+    ActionSpec("model.adapt", "&Adapt to supports…", "&Model", "adaptation.start", ("Ctrl+Shift+A",),
+               separator_before=True,
+               tip="Fine-tune the model head on the current class's supports; propagation then uses it"),
+    ActionSpec("model.reset_head", "&Reset adapted head", "&Model", "adaptation.reset",
+               tip="Delete the current class's adapted head: back to the checkpoint's head"),
     # Help
     ActionSpec("help.shortcuts", "&Keyboard shortcuts", "&Help", "window.show_help", ("F1",)),
     ActionSpec("help.messages", "&Messages…", "&Help", "window.show_messages"),

@@ -2,17 +2,25 @@
 
 Order matters for the first impression: the window is shown before the folder is scanned and
 long before the model loads (torch is imported on the inference thread, after the window is up).
+
+``SYMNET_REPORT_SHOWN=FILE`` (benchmarks, ``bench/bench_gui.py``): the app writes a JSON object
+``{"pid": ..., "shown": T}`` to ``FILE`` when the window is first exposed on screen and adds
+``"first_image": T`` when the first image is on the canvas; ``T`` is ``time.time()``. The file is
+replaced atomically, so a reader never sees half of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from symnet_gui.logging_setup import install_excepthooks
@@ -22,13 +30,51 @@ from symnet_gui.style import apply_theme
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ErrorBridge", "create_app", "run_gui", "start_session"]
+__all__ = ["REPORT_SHOWN_ENV", "ErrorBridge", "ShownReporter", "create_app", "run_gui", "start_session"]
+
+REPORT_SHOWN_ENV = "SYMNET_REPORT_SHOWN"
 
 
 class ErrorBridge(QObject):
     """Carries uncaught exceptions from any thread to the GUI thread (queued signal)."""
 
     error = Signal(str, str)
+
+
+class ShownReporter(QObject):
+    """Writes when ``window`` is first exposed and shows its first image (see the module docstring).
+
+    Install after ``window.show()`` (the native window must exist). Never raises: a report that
+    cannot be written is logged and dropped.
+    """
+
+    def __init__(self, window: MainWindow, path: str | os.PathLike[str]) -> None:
+        super().__init__(window)
+        self._path = Path(path)
+        self._times: dict[str, float] = {}
+        self._handle = window.windowHandle()
+        if self._handle is not None:
+            self._handle.installEventFilter(self)
+        window.document.image_changed.connect(self._on_image)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Expose and obj is self._handle and self._handle.isExposed():
+            self._handle.removeEventFilter(self)
+            self._record("shown")
+        return False
+
+    def _on_image(self, _key: str) -> None:
+        if "first_image" not in self._times:
+            self._record("first_image")
+
+    def _record(self, name: str) -> None:
+        self._times[name] = time.time()
+        tmp = self._path.with_name(self._path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps({"pid": os.getpid(), **self._times}), encoding="utf-8")
+            os.replace(tmp, self._path)
+        except OSError as exc:
+            log.warning("%s: cannot write %s: %s", REPORT_SHOWN_ENV, self._path, exc)
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -86,6 +132,9 @@ def run_gui(args: argparse.Namespace) -> int:
     install_excepthooks(bridge.error.emit)
     _close_on_signals(window)
     window.show()
+    report_to = os.environ.get(REPORT_SHOWN_ENV, "").strip()
+    if report_to:
+        ShownReporter(window, report_to)
     QTimer.singleShot(0, lambda: start_session(window, args))
     code = app.exec()
     log.info("exit %d", code)

@@ -12,9 +12,12 @@ Frames
 
 Saving
     Edits change the in-memory mask at once; the mask is written through the store (atomic PNG +
-    journal) ``autosave_delay_ms`` after the last edit, and always before the current image
-    changes, before a review action, before propagation and on close. A failed write keeps the
-    edit in memory, keeps the document dirty and is reported; nothing is marked saved that was not.
+    journal) ``autosave_delay_ms`` after the last edit — on a pool thread, from a copy, so painting
+    never waits for the PNG encoder (:mod:`symnet_gui.mask_saving`) — and always, on this thread,
+    before the current image changes, before a review action, before propagation and on close
+    (:meth:`AnnotationDocument.save_now` first waits for a background write). A failed write keeps
+    the edit in memory, keeps the document dirty and is reported; nothing is marked saved that was
+    not, and an edit made while a background write runs keeps the document dirty.
 
 Status rules (the store enforces the protected ones)
     painting a ``predicted``/``accepted``/``rejected``/``unlabelled`` image makes it ``edited``;
@@ -43,6 +46,7 @@ from symnet_core.project import (
 )
 from symnet_gui.commands import MaskPatchCommand, changed_bbox
 from symnet_gui.document_ops import DocumentOpsMixin, fill_holes
+from symnet_gui.mask_saving import BackgroundWriter, SaveJob, write_mask
 from symnet_gui.services.image_loader import ImageLoader, LoadedView
 
 log = logging.getLogger(__name__)
@@ -83,12 +87,15 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
         self._error: str | None = None
         self._loading: str | None = None
         self._dirty = False
+        self._edit_seq = 0  # counts edits; a write covers the edits up to its job's seq
         self._save_state = "saved"
         self._class_id = 0
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(autosave_delay_ms)
-        self._save_timer.timeout.connect(self.save_now)
+        self._save_timer.timeout.connect(self._autosave)
+        self._writer = BackgroundWriter(self)
+        self._writer.done.connect(self._on_written)
         self._project_timer = QTimer(self)
         self._project_timer.setInterval(15_000)
         self._project_timer.timeout.connect(self._save_project_file)
@@ -156,12 +163,15 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
         self._stacks.clear()
         self._origin.clear()
         self._loader.invalidate()
+        self._writer.release_buffer()
         self.project_changed.emit()
         self.classes_changed.emit()
         return True
 
     def shutdown(self) -> bool:
         ok = self.close()
+        self._writer.wait()
+        self._writer.release_buffer()
         self._loader.shutdown()
         return ok
 
@@ -267,6 +277,8 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
             self._mask = None
             self.notify.emit("error", view.error, "The file is left as it is; the image is skipped.")
         self._dirty = False
+        if self._mask is not None and not self.project.read_only:
+            self._writer.prepare(self._mask.shape, self._mask.dtype)  # for the autosave's copy
         stack = self._stack_for(view.key)
         if stack.isClean() and stack.count() == 0:
             self._origin[view.key] = current
@@ -306,14 +318,18 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
 
     def push_patch(self, x: int, y: int, before: np.ndarray, after: np.ndarray, text: str,
                    applied: bool = True) -> bool:
-        """Record one edit of the current mask as an undo step (``applied``: already in the mask)."""
+        """Record one edit of the current mask as an undo step.
+
+        ``applied``: the edit is already in the mask **and was reported** with
+        :meth:`region_edited` as it was made (a brush stroke), so nothing is redrawn here —
+        re-colouring a whole stroke's box at once stalled the GUI for ~50 ms at the end of a long
+        stroke on a 6000x4000 image. Otherwise the command applies it and :attr:`mask_changed` follows.
+        """
         if self._key is None or self._mask is None or np.array_equal(before, after):
             return False
         stack = self._stack_for(self._key)
         stack.push(MaskPatchCommand(self, self._key, x, y, before, after, text, applied))
         self._mark_dirty()
-        if applied:
-            self.mask_changed.emit(QRect(x, y, after.shape[1], after.shape[0]))
         return True
 
     def replace_mask(self, new: np.ndarray, text: str) -> bool:
@@ -340,6 +356,7 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
 
     def _mark_dirty(self) -> None:
         self._dirty = True
+        self._edit_seq += 1
         self._set_save_state("unsaved")
         self._save_timer.start()
 
@@ -356,44 +373,76 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
     def save_now(self) -> bool:
         """Write the current mask if it changed; returns False when writing failed."""
         self._save_timer.stop()
-        if not self._dirty or self.project is None or self._key is None or self._mask is None:
+        self._writer.wait()  # a background write first: its outcome decides what is still unsaved
+        job = self._save_job(copy=False)
+        if job is None:
             return True
-        key, mask, project = self._key, self._mask, self.project
-        rec = project.image(key)
+        try:
+            rec = write_mask(self.project, job)  # type: ignore[arg-type]
+        except (ProjectError, OSError, ValueError) as exc:
+            self._save_failed(job, exc)
+            return False
+        self._saved(job, rec)
+        return True
+
+    @Slot()
+    def _autosave(self) -> None:
+        """The debounce timer: write a copy of the mask on the writer's pool thread."""
+        if self._writer.busy:
+            self._save_timer.start()  # one write at a time: try again after this one
+            return
+        job = self._save_job(copy=True)
+        if job is not None:
+            self._writer.submit(self.project, job)  # type: ignore[arg-type]
+
+    def _save_job(self, copy: bool) -> SaveJob | None:
+        """What writing the current mask takes now, or None when nothing is unsaved."""
+        if not self._dirty or self.project is None or self._key is None or self._mask is None:
+            return None
+        key, mask = self._key, self._mask
+        rec = self.project.image(key)
         origin = self._origin.get(key)
         stack = self._stacks.get(key)
         back_to_origin = stack is not None and stack.isClean() and origin is not None
         has_pixels = bool(mask.any())
-        try:
-            if back_to_origin and origin.mask is None and not has_pixels:
-                if rec.mask is not None or rec.status is not origin.status:
-                    rec = project.clear_mask(key)
-                    if origin.status is not ImageStatus.UNLABELLED:
-                        rec = project.set_status(key, origin.status)
-            elif back_to_origin and origin.status in (ImageStatus.PREDICTED, ImageStatus.REJECTED):
-                rec = project.set_mask(key, mask, status=origin.status)
-                if origin.confidence is not None:
-                    rec = project.set_confidence(key, origin.confidence)
-            elif back_to_origin and origin.status is ImageStatus.ACCEPTED:
-                rec = project.set_mask(key, mask, status=ImageStatus.ACCEPTED)
-            elif rec.is_support and not has_pixels:
-                rec = project.set_mask(key, mask, status=ImageStatus.EDITED)
-                self.notify.emit("warning", f"{Path(key).name} is no longer a support: its mask is empty.", "")
-            else:
-                rec = project.set_mask(key, mask)
-        except (ProjectError, OSError, ValueError) as exc:
-            log.exception("saving the mask of %s failed", key)
-            self._set_save_state("error")
-            self.notify.emit("error", f"The mask of {Path(key).name} could not be saved: {exc}",
-                             "Your edit is kept in memory; free disk space or fix permissions. "
-                             "Saving is retried on the next edit.")
-            return False
-        self._dirty = False
-        self._record = rec
-        self._loader.invalidate(key)
-        self._set_save_state("saved")
-        self.records_changed.emit((key,))
-        return True
+        if back_to_origin and origin.mask is None and not has_pixels:
+            kind = "restore_empty"
+        elif back_to_origin and origin.status in (ImageStatus.PREDICTED, ImageStatus.REJECTED):
+            kind = "restore"
+        elif back_to_origin and origin.status is ImageStatus.ACCEPTED:
+            kind = "accepted"
+        elif rec.is_support and not has_pixels:
+            kind = "emptied_support"
+        else:
+            kind = "edit"
+        return SaveJob(self._edit_seq, key, self._writer.copy_for_job(mask) if copy else mask, kind, origin)
+
+    @Slot(object, object, object)
+    def _on_written(self, job: SaveJob, rec: ImageRecord | None, exc: BaseException | None) -> None:
+        if exc is not None or rec is None:
+            self._save_failed(job, exc or RuntimeError("no record returned"))
+        else:
+            self._saved(job, rec)
+
+    def _saved(self, job: SaveJob, rec: ImageRecord) -> None:
+        if job.kind == "emptied_support":
+            self.notify.emit("warning", f"{Path(job.key).name} is no longer a support: its mask is empty.", "")
+        self._loader.invalidate(job.key)
+        if job.key == self._key:
+            self._record = rec
+            if job.seq == self._edit_seq:  # no edit since the job was made
+                self._dirty = False
+                self._set_save_state("saved")
+        self.records_changed.emit((job.key,))
+
+    def _save_failed(self, job: SaveJob, exc: BaseException) -> None:
+        log.error("saving the mask of %s failed", job.key, exc_info=exc)
+        self._set_save_state("error")
+        self.notify.emit(
+            "error",
+            f"The mask of {Path(job.key).name} could not be saved: {exc}",
+            "Your edit is kept in memory; free disk space or fix permissions. Saving is retried on the next edit.",
+        )
 
     @Slot()
     def _save_project_file(self) -> None:

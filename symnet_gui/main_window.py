@@ -35,6 +35,7 @@ from symnet_gui.services.inference_service import InferenceService
 from symnet_gui.services.types import ModelSpec, ServiceError
 from symnet_gui.settings import AppSettings
 from symnet_gui.uncertainty import UncertaintyController
+from symnet_gui.widgets.adaptation_panel import AdaptationPanel
 from symnet_gui.widgets.class_panel import ClassPanel
 from symnet_gui.widgets.export_dialog import ExportDialog
 from symnet_gui.widgets.help_dialog import HelpDialog
@@ -72,7 +73,8 @@ class MainWindow(QMainWindow):
         self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
         self.images = ImagePanel(self.document, self.settings.thumbnail_size)
         self.classes = ClassPanel(self.document)
-        self.model_panel = ModelPanel(self.service)
+        self.adaptation = AdaptationPanel(self.document, self.service, self.notes, self.prediction_settings)
+        self.model_panel = ModelPanel(self.service, self.adaptation)
         self.model_panel.set_values(0.5, True, self.settings.device)
         self.propagation = PropagationPanel(self.document, self.service, self.notes, self.prediction_settings,
                                             self.images.selected_keys)
@@ -86,7 +88,8 @@ class MainWindow(QMainWindow):
         self._sized = False
 
         targets = {"window": self, "doc": self.document, "canvas": self.canvas, "review": self.review,
-                   "images": self.images, "classes": self.classes, "propagation": self.propagation}
+                   "images": self.images, "classes": self.classes, "propagation": self.propagation,
+                   "adaptation": self.adaptation}
         self.commands = build_actions(self, targets, self.settings.shortcuts)
         build_menus(self.menuBar(), self.commands)
         self._build_layout()
@@ -169,9 +172,7 @@ class MainWindow(QMainWindow):
         self.service.model_loaded.connect(lambda info: [self.notes.warning(w) for w in info.warnings])
         self.service.demo_ready.connect(self._on_demo_ready)
         self.service.demo_failed.connect(lambda e: self.notes.error(e.message, e.hint))
-        self.service.propagation_started.connect(lambda _j: self._update_enabled())
-        self.service.propagation_finished.connect(lambda _o: self._update_enabled())
-        self.service.propagation_failed.connect(lambda _j, _e: self._update_enabled())
+        self.service.long_job_changed.connect(lambda _running: self._update_enabled())
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self._shutdown)
@@ -180,11 +181,18 @@ class MainWindow(QMainWindow):
         has_project = self.document.project is not None
         editable = self.document.editable
         for action_id in ("edit.fill_holes", "edit.clear", "review.accept_next", "review.reject_next",
-                          "review.support", "model.predict_current"):
+                          "review.support"):
             self.commands[action_id].setEnabled(editable)
-        for action_id in ("file.export", "file.save", "model.propagate", "edit.add_class"):
+        for action_id in ("file.export", "file.save", "edit.add_class"):
             self.commands[action_id].setEnabled(has_project)
-        self.commands["model.cancel"].setEnabled(self.service.propagation_running)
+        adapting = self.service.adaptation_running
+        self.commands["model.propagate"].setEnabled(has_project and not adapting)
+        self.commands["model.predict_current"].setEnabled(editable and not adapting)
+        project = self.document.project
+        writable = project is not None and not project.read_only
+        for action_id in ("model.adapt", "model.reset_head"):
+            self.commands[action_id].setEnabled(writable and not self.service.long_job_running)
+        self.commands["model.cancel"].setEnabled(self.service.long_job_running)
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -192,8 +200,9 @@ class MainWindow(QMainWindow):
         if not Path(folder).is_dir():
             self.notes.error(f"Not a folder: {folder}", "Choose the folder that holds your images.")
             return False
-        if self.service.propagation_running:
-            self.notes.info("A propagation is running.", "Cancel it (Ctrl+.) before opening another folder.")
+        if self.service.long_job_running:
+            what = "An adaptation" if self.service.adaptation_running else "A propagation"
+            self.notes.info(f"{what} is running.", "Cancel it (Ctrl+.) before opening another folder.")
             return False
         if not self.document.open(folder, read_only=read_only):
             return False
@@ -289,6 +298,10 @@ class MainWindow(QMainWindow):
             except OSError as exc:
                 self.notes.error(f"Could not save the project: {exc}", "Free disk space and try again.")
 
+    def cancel_running_job(self) -> bool:
+        """Ctrl+.: cancel the propagation or the adaptation that is running."""
+        return self.propagation.cancel() or self.adaptation.cancel()
+
     def undo(self) -> None:
         self.document.undo_group.undo()
 
@@ -347,9 +360,10 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.service.propagation_running:
+        if self.service.long_job_running:
             self.service.cancel_propagation()
-            self.statusBar().showMessage("Stopping the propagation after the image in flight…")
+            self.service.cancel_adaptation()
+            self.statusBar().showMessage("Stopping the running job…")
         if not self.document.save_now():
             answer = QMessageBox.warning(
                 self, "Unsaved mask", "The current mask could not be saved (see Messages). Close anyway and lose "

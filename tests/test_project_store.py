@@ -195,6 +195,18 @@ def test_sixteen_bit_masks_when_ids_exceed_255(project: Project, root: Path) -> 
         np.testing.assert_array_equal(back, m)
 
 
+def test_present_ids_counts_in_chunks_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from symnet_core.project import masks
+
+    monkeypatch.setattr(masks, "_CHUNK", 7)  # values on both sides of chunk boundaries
+    m = np.zeros((9, 11), np.uint16)
+    m[0, 6], m[0, 7], m[8, 10], m[4, 3] = 3, 300, 65535, 3
+    assert masks.present_ids(m) == (3, 300, 65535)
+    assert masks.present_ids(m[:, ::2]) == (3, 65535)  # non-contiguous view
+    assert masks.present_ids(np.zeros((0, 4), np.uint8)) == ()
+    assert masks.present_ids(np.zeros((5, 5), np.uint8)) == ()
+
+
 def test_mask_file_names_are_safe_and_unique() -> None:
     names = [
         "a/x.jpg",

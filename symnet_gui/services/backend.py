@@ -26,6 +26,14 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CheckpointBackend", "FactoryBackend", "LoadedModel", "ModelBackend", "ServiceFailure"]
 
+# torch's OpenMP worker threads spin while they wait for work unless told otherwise. In the GUI
+# process they share the CPUs with the GUI thread (and often with other programs): on 2 vCPU with
+# one other busy process, the demo model predicted 1.5-3.8 s/image with 2 spinning threads and
+# 0.095 s/image with passive ones, and the GUI heartbeat's p95 gap during a propagation fell from
+# 16 ms to 6 ms (bench/bench_gui.py). OpenMP reads this once, when torch is imported — here that
+# is later, on the worker thread. An explicit setting in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 class ServiceFailure(Exception):
     """A job failed in a way the user can act on; carries a :class:`ServiceError`."""

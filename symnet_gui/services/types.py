@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from symnet_core.project import Project
 
 __all__ = [
+    "AdaptOutcome",
+    "AdaptRequest",
+    "HeadInfo",
+    "HeadStatusRequest",
     "ModelInfo",
     "ModelSpec",
     "PreviewRequest",
@@ -109,6 +113,80 @@ class PropagationOutcome:
     cancelled: bool
     elapsed_s: float
     summary: str
+    adapted_classes: tuple[int, ...] = ()  # classes whose adapted head the run used
+
+
+@dataclass(frozen=True)
+class AdaptRequest:
+    """Adapt the model head to one class's supports (``symnet_core.class_adaptation.adapt_class``).
+
+    Attributes:
+        job_id: monotonic id from the service (shared with propagation: one long job at a time).
+        class_id: the class whose supports are used; its head is saved in the project.
+        threshold, use_base_learner: how the predictor is made (as for propagation).
+        config: overrides of ``AdaptConfig`` fields as ``(name, value)`` pairs; ``()`` = the
+            core's defaults (what users get). Tests pass few steps.
+        cancel: set from the GUI thread; the core polls it every step.
+    """
+
+    job_id: int
+    project: Project
+    class_id: int
+    threshold: float = 0.5
+    use_base_learner: bool = True
+    config: tuple[tuple[str, Any], ...] = ()
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+@dataclass(frozen=True)
+class AdaptOutcome:
+    """A finished or cancelled adaptation; built from ``AdaptReport`` (``summary`` = ``describe()``).
+
+    ``kept`` False: the adapted head predicted the supports worse than the checkpoint's and was
+    discarded (the checkpoint's head stays in use for this class).
+    """
+
+    job_id: int
+    class_id: int
+    class_name: str
+    cancelled: bool = False
+    kept: bool = False
+    steps: int = 0
+    supports: int = 0
+    check: str = ""  # how the supports were checked: "leave-one-out" or "self"
+    check_iou_before: float = 0.0
+    check_iou_after: float = 0.0
+    seconds: float = 0.0
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class HeadStatusRequest:
+    request_id: int
+    project: Project
+    class_id: int
+    remove: bool = False  # delete the class's adapted head first (Reset)
+
+
+@dataclass(frozen=True)
+class HeadInfo:
+    """What the project holds for one class (``symnet_core.class_adaptation.head_status``).
+
+    Attributes:
+        exists: a head file is there. base_model: checkpoint id it was adapted from.
+        stale: supports changed since. supports: how many it saw. summary: the adaptation report.
+        error: the file is unusable (message). removed: a Reset deleted a head just now.
+    """
+
+    request_id: int
+    class_id: int
+    exists: bool
+    base_model: str = ""
+    stale: bool = False
+    supports: int = 0
+    summary: str = ""
+    error: str = ""
+    removed: bool = False
 
 
 @dataclass(frozen=True)

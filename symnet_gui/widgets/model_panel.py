@@ -1,4 +1,5 @@
-"""The model panel: what is loaded, on which device, and the prediction settings."""
+"""The model panel: what is loaded, on which device, the prediction settings, and (given by the
+window) the *Adapt to supports* section (:mod:`symnet_gui.widgets.adaptation_panel`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -30,13 +32,15 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class ModelPanel(QWidget):
-    """Shows the service's model state; edits threshold, meta-only and device."""
+    """Shows the service's model state; edits threshold, meta-only and device. ``adaptation``: a
+    widget shown below (the window passes its :class:`AdaptationPanel`)."""
 
     open_checkpoint_requested = Signal()
     device_changed = Signal(str)
     settings_changed = Signal()
 
-    def __init__(self, service: InferenceService, parent: QWidget | None = None) -> None:
+    def __init__(self, service: InferenceService, adaptation: QWidget | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._service = service
         self.state_label = QLabel()
@@ -64,9 +68,7 @@ class ModelPanel(QWidget):
 
         self.open_button = QPushButton("Open checkpoint…")
         self.open_button.clicked.connect(self.open_checkpoint_requested.emit)
-        self.adapt_button = QPushButton("Adapt…")
-        self.adapt_button.setEnabled(False)
-        self.adapt_button.setToolTip("Planned: fine-tune the model head on your supports for a measurable gain.")
+        self.adaptation = adaptation
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -76,7 +78,7 @@ class ModelPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.open_button, 1)
-        buttons.addWidget(self.adapt_button, 1)
+        buttons.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(5)
@@ -85,6 +87,14 @@ class ModelPanel(QWidget):
         lay.addWidget(self.warning)
         lay.addLayout(form)
         lay.addLayout(buttons)
+        if adaptation is not None:
+            line = QFrame()
+            line.setFrameShape(QFrame.Shape.HLine)
+            line.setFrameShadow(QFrame.Shadow.Plain)
+            line.setStyleSheet("color: rgba(255, 255, 255, 40);")
+            lay.addSpacing(2)
+            lay.addWidget(line)
+            lay.addWidget(adaptation)
 
         service.model_state_changed.connect(self._on_state)
         service.model_loaded.connect(self._on_loaded)
@@ -138,8 +148,6 @@ class ModelPanel(QWidget):
         self.description.setToolTip(f"{info.model_id}\nloaded in {info.load_seconds:.1f} s")
         self.warning.setText("\n".join(info.warnings))
         self.warning.setVisible(bool(info.warnings))
-        self.adapt_button.setToolTip("Fine-tune the model head on your supports." if info.can_adapt else
-                                     "Planned: fine-tune the model head on your supports for a measurable gain.")
 
     @Slot(object)
     def _on_failed(self, error: ServiceError) -> None:

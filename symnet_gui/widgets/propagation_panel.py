@@ -2,7 +2,9 @@
 
 Non-modal: the run happens on the inference worker; every finished image is written by the
 store and refreshed here at once (its thumbnail, status and — when it is on the canvas — its
-mask), so reviewing can start while the run goes on.
+mask), so reviewing can start while the run goes on. One long job at a time: Propagate is
+disabled while the model head is being adapted (:mod:`symnet_gui.widgets.adaptation_panel`).
+Classes with an adapted head in the project get it automatically (the core applies it).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ class PropagationPanel(QWidget):
         service.propagation_progress.connect(self._on_progress)
         service.propagation_finished.connect(self._on_finished)
         service.propagation_failed.connect(self._on_failed)
+        service.long_job_changed.connect(lambda _b: self._set_running(self.running))
         self._refresh_supports()
 
     def _schedule_refresh(self) -> None:
@@ -154,6 +157,10 @@ class PropagationPanel(QWidget):
             return False
         if self.running:
             self._notes.info("A propagation is already running.", "Cancel it first (Ctrl+.).")
+            return False
+        if self._service.adaptation_running:
+            self._notes.info("The model head is being adapted.", "Propagate when it has finished, or cancel it "
+                             "(Ctrl+.).")
             return False
         if self._service.model_state in (ModelState.NONE, ModelState.ERROR):
             self._notes.error("No model is loaded.", "Open a Sym-Net checkpoint to propagate.",
@@ -219,7 +226,7 @@ class PropagationPanel(QWidget):
     # --- service signals ---------------------------------------------------------------------------
 
     def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
+        self.start_button.setEnabled(not running and not self._service.adaptation_running)
         self.cancel_button.setEnabled(running)
         for b in self.scope_group.buttons():
             b.setEnabled(not running)
@@ -256,7 +263,11 @@ class PropagationPanel(QWidget):
         self.progress.setRange(0, max(1, outcome.total))
         self.progress.setValue(outcome.total if not outcome.cancelled else self.progress.value())
         self.progress_label.setText("Cancelled — finished images are kept." if outcome.cancelled else "Done.")
-        self.summary_label.setText(outcome.summary)
+        summary = outcome.summary
+        if outcome.adapted_classes:
+            names = {c.id: c.name for c in self._doc.classes}
+            summary += " · adapted: " + ", ".join(names.get(c, str(c)) for c in outcome.adapted_classes)
+        self.summary_label.setText(summary)
         self._doc.refresh(outcome.predicted)
         level = "info"
         hint = "Review: Enter accepts and moves on, R rejects, N jumps to the next prediction."
@@ -267,7 +278,7 @@ class PropagationPanel(QWidget):
                                                              else "")
         for w in outcome.warnings:
             self._notes.warning(w)
-        self._notes.post(level, f"Propagation: {outcome.summary}", hint if outcome.predicted or level != "info" else "")
+        self._notes.post(level, f"Propagation: {summary}", hint if outcome.predicted or level != "info" else "")
         self.run_finished.emit(outcome)
         self._refresh_supports()
 

@@ -69,4 +69,6 @@ class StatusLine:
             text = f"model ready · {info.device}"
         if self._service.propagation_running:
             text += " · propagating"
+        elif self._service.adaptation_running:
+            text += " · adapting"
         self.model.setText(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QRect, Qt
 
 from symnet_core.project import ImageStatus
 from symnet_gui.canvas.raster import fill_polygon, stamp_segment
@@ -38,6 +38,24 @@ def test_brush_stroke_paints_and_undo_redo_restore(qtbot, make_window, folder):
     assert w.canvas.mask_item._buf[50, 40] == 0
     w.commands["edit.redo"].trigger()
     np.testing.assert_array_equal(doc.current_mask, after)
+
+
+def test_stroke_release_does_not_recolour_the_stroke_again(qtbot, make_window, folder):
+    """The stamps re-coloured the overlay live; recording the undo step must not redo the whole
+    stroke's box (on a 6000x4000 image that stalled the GUI ~50 ms at the end of a long stroke)."""
+    w = make_window(folder=folder)
+    w.canvas.set_brush_size(7)
+    vp = w.canvas.viewport()
+    pts = [to_view(w, x, y) for x, y in ((10, 50), (40, 45), (70, 60), (90, 20))]
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=pts[0])
+    for p in pts[1:]:
+        qtbot.mouseMove(vp, p)
+    with qtbot.assertNotEmitted(w.document.mask_changed):
+        qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=pts[-1])
+    assert w.document.stack().count() == 1
+    live = w.canvas.mask_item._buf.copy()
+    w.canvas.mask_item.update_region(QRect())  # re-colour everything from the mask
+    np.testing.assert_array_equal(live, w.canvas.mask_item._buf)
 
 
 def test_stroke_is_saved_and_makes_image_edited(qtbot, make_window, folder):

@@ -85,6 +85,23 @@ def test_report_shown_hook_writes_when_the_window_and_first_image_appear(folder,
         assert proc.returncode == 0, stderr
 
 
+def test_gui_process_makes_torch_threads_wait_passively(python_subprocess):
+    """Spinning OpenMP threads of the inference worker starve the GUI thread on small machines."""
+    code = textwrap.dedent("""
+        import os
+        import symnet_gui.main_window  # imports the services, before any torch
+        print(os.environ.get("OMP_WAIT_POLICY"))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == "PASSIVE"
+    explicit = python_subprocess(code, env={"OMP_WAIT_POLICY": "ACTIVE"})
+    assert explicit.stdout.split()[-1] == "ACTIVE", explicit.stderr
+
+
 def test_headless_subcommands_do_not_import_qt(python_subprocess):
     code = textwrap.dedent("""
         import json, sys

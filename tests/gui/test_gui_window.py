@@ -5,6 +5,7 @@ close while propagating."""
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -230,6 +231,70 @@ def test_save_failure_keeps_edit_and_reports(qtbot, make_window, folder, monkeyp
     assert np.any(w.document.project.get_mask(w.document.current_key))
 
 
+def _gated_set_mask(monkeypatch, project):
+    """Patch ``project.set_mask``: records the writing thread, waits for ``gate`` while set."""
+    real = project.set_mask
+    gate, threads = threading.Event(), []
+    gate.set()
+
+    def set_mask(*a, **k):
+        threads.append(threading.get_ident())
+        assert gate.wait(10)
+        return real(*a, **k)
+
+    monkeypatch.setattr(project, "set_mask", set_mask)
+    return gate, threads
+
+
+def test_autosave_writes_off_the_gui_thread_and_newer_edits_stay_unsaved(qtbot, make_window, folder, monkeypatch):
+    w = make_window(folder=folder)
+    doc = w.document
+    gate, threads = _gated_set_mask(monkeypatch, doc.project)
+    gate.clear()  # hold the first background write
+    w.canvas.set_brush_size(5)
+    stroke(qtbot, w, [(20, 20), (30, 20)])
+    qtbot.waitUntil(lambda: bool(threads), timeout=3000)  # the autosave started...
+    assert threads[0] != threading.get_ident(), "the autosave must not write on the GUI thread"
+    stroke(qtbot, w, [(20, 40), (30, 40)])  # ...and the GUI goes on: an edit while it writes
+    assert doc.current_mask[40, 25] != 0
+    gate.set()
+    qtbot.waitUntil(lambda: not doc.dirty, timeout=5000)  # the second edit is written by a second job
+    assert len(threads) == 2 and doc.save_state == "saved"
+    np.testing.assert_array_equal(doc.project.get_mask(doc.current_key), doc.current_mask)
+    assert doc.project.image(doc.current_key).status is ImageStatus.EDITED
+
+
+def test_save_now_waits_for_a_background_write(qtbot, make_window, folder, monkeypatch):
+    w = make_window(folder=folder)
+    doc = w.document
+    gate, threads = _gated_set_mask(monkeypatch, doc.project)
+    gate.clear()
+    w.canvas.set_brush_size(5)
+    stroke(qtbot, w, [(20, 20), (30, 20)])
+    qtbot.waitUntil(lambda: bool(threads), timeout=3000)
+    threading.Timer(0.2, gate.set).start()
+    assert doc.save_now()  # blocks until the background write is done, then nothing is left to write
+    assert not doc.dirty and len(threads) == 1
+    np.testing.assert_array_equal(doc.project.get_mask(doc.current_key), doc.current_mask)
+
+
+def test_background_save_failure_is_reported(qtbot, make_window, folder, monkeypatch):
+    from symnet_core.project import ProjectWriteError
+
+    w = make_window(folder=folder)
+
+    def fail(*a, **k):
+        raise ProjectWriteError("x.png", OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(w.document.project, "set_mask", fail)
+    w.canvas.set_brush_size(5)
+    stroke(qtbot, w, [(20, 20)])
+    qtbot.waitUntil(lambda: w.document.save_state == "error", timeout=3000)
+    assert w.document.dirty and "could not be saved" in w.notes.history[-1].message
+    monkeypatch.undo()
+    assert w.document.save_now() and not w.document.dirty
+
+
 def test_demo_opens_generated_folder_with_supports(qtbot, make_window, fake_backend):
     from symnet_gui.paths import resources_dir
 
@@ -242,3 +307,21 @@ def test_demo_opens_generated_folder_with_supports(qtbot, make_window, fake_back
     assert project.classes[0].name != "object", "the class is named after the demo's class"
     if not (resources_dir() / "demo" / "demo_model.pth").is_file():
         assert any("demo model is missing" in n.message for n in w.notes.history)
+
+
+def test_demo_folder_of_an_older_demo_model_is_not_reused(qtbot, make_window, fake_backend):
+    import json
+
+    from symnet_gui.paths import data_dir
+
+    old = data_dir() / "demo"
+    old.mkdir(parents=True, exist_ok=True)
+    (old / ".demo.json").write_text(json.dumps({"dataset": {"seed": 7, "n_classes": 30, "held_out": 6},
+                                               "generator_version": 2}))  # fmt: skip
+    w = make_window(fake_backend, model=False)
+    with qtbot.waitSignal(w.service.demo_ready, timeout=30000) as blocker:
+        w.start_demo()
+    folder = blocker.args[0]
+    assert folder != str(old) and folder.endswith("-s7c86h6")
+    qtbot.waitUntil(lambda: w.document.current_mask is not None, timeout=10000)
+    assert len(w.document.project.supports()) == 3
