@@ -130,7 +130,7 @@ def _propagate_project(args: argparse.Namespace) -> int:
                 report = propagate_project(
                     project, loaded.new_predictor, scope=args.scope, selected=args.select or None,
                     progress=progress, cancel=cancel,
-                    max_side=args.max_side, batch_size=args.batch_size,
+                    max_side=args.max_side, batch_size=args.batch_size, loader_workers=args.loader_workers,
                 )
             except PropagationError as exc:
                 raise UsageError(str(exc)) from exc
@@ -433,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", help="folder-to-folder: images to label")
     p.add_argument("--class", dest="class_name", help="folder-to-folder: class name (text prompt)")
     p.add_argument("--out", help="folder-to-folder: output folder for 0/255 PNG masks")
+    p.add_argument("--loader-workers", type=int, default=0,
+                   help="--project: threads decoding the next batches while the model runs (GPU: try 4)")
     _model_args(p)
 
     a = sub.add_parser("adapt", help="fine-tune the model head on a class's supports (saved in the project)")

@@ -50,7 +50,9 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -342,6 +344,7 @@ def propagate_project(
     resume: bool = True,
     max_consecutive_failures: int = 5,
     batch_size: int = 1,
+    loader_workers: int = 0,
 ) -> PropagationReport:
     """Predict masks for the images in ``scope`` and store each one as soon as it is ready.
 
@@ -363,6 +366,10 @@ def propagate_project(
         batch_size: images decoded and predicted together (one batched forward pass per class
             when the predictor has ``predict_many``); results are still saved one by one, so a
             crash loses at most the batch in flight. A failing batch is retried image by image.
+        loader_workers: threads that decode the next batches while the model works on the
+            current one (at most two batches ahead, so memory stays bounded); 0 decodes in this
+            thread. Worth it when the model is fast (GPU) and decoding is the bottleneck; results
+            are identical either way.
 
     Raises:
         PropagationError: no usable support, or the predictor kept failing.
@@ -375,6 +382,8 @@ def propagate_project(
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if loader_workers < 0:
+        raise ValueError(f"loader_workers must be >= 0, got {loader_workers}")
     t0 = time.monotonic()
     names = {c.id: c.name for c in project.classes}
     report = PropagationReport(run_id="", scope=scope)
@@ -401,7 +410,7 @@ def propagate_project(
     try:
         _run_loop(
             project, jobs, keys, run, report, threshold, progress, cancel, max_side, model, max_consecutive_failures,
-            batch_size,
+            batch_size, loader_workers,
         )
     except BaseException:
         _finish(project, run, "failed", report)
@@ -425,62 +434,124 @@ def _run_loop(
     model: str,
     max_failures: int,
     batch_size: int = 1,
+    loader_workers: int = 0,
 ) -> None:
     failures_in_row = 0
     done = 0
-    for start in range(0, len(keys), batch_size):
-        if cancel is not None and cancel.is_set():
-            report.cancelled = True
-            break
-        chunk = keys[start : start + batch_size]
-        images = []
-        for key in chunk:
-            try:
-                images.append((key, project.read_image(key, max_side=max_side)))
-            except ImageReadError as exc:
-                report.unreadable[key] = exc.reason
-                log.warning("%s", exc)
+    chunks = [keys[i : i + batch_size] for i in range(0, len(keys), batch_size)]
+    with _BatchLoader(project, chunks, max_side, loader_workers) as loader:
+        for chunk in chunks:
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                break
+            images = []
+            for key, img, exc in loader.next_batch():
+                if img is None:
+                    report.unreadable[key] = exc.reason  # type: ignore[union-attr]
+                    log.warning("%s", exc)
+                else:
+                    images.append((key, img))
+            failures_in_row = _predict_and_store(
+                project, jobs, images, run, report, threshold, model, max_failures, failures_in_row
+            )
+            del images
+            for key in chunk:
+                done += 1
+                if progress is not None:
+                    progress(done, len(keys), key)
+
+
+class _BatchLoader:
+    """Decodes the batches in order; with workers, up to two batches ahead on a thread pool."""
+
+    AHEAD = 2
+
+    def __init__(self, project: Project, chunks: Sequence[Sequence[str]], max_side: int | None, workers: int) -> None:
+        self.project, self.chunks, self.max_side = project, chunks, max_side
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="symnet-decode") if workers > 0 else None
+        self.pending: deque[list[Future[tuple[str, Any, ImageReadError | None]]]] = deque()
+        self.next_index = 0
+
+    def _read(self, key: str) -> tuple[str, Any, ImageReadError | None]:
         try:
-            batch_preds = _predict_batch([img.rgb for _, img in images], jobs) if images else []
-        except Exception as exc:  # a failing batch is retried image by image to isolate the culprit
-            if len(images) <= 1:
-                batch_preds = None
-                batch_error: Exception | None = exc
-            else:
-                log.warning("batch prediction failed (%s); retrying one image at a time", exc)
-                batch_preds, batch_error = [], None
-                for _, img in images:
-                    try:
-                        batch_preds.append(_predict_batch([img.rgb], jobs)[0])
-                    except Exception as one_exc:
-                        batch_preds.append(one_exc)  # type: ignore[arg-type]
+            return key, self.project.read_image(key, max_side=self.max_side), None
+        except ImageReadError as exc:
+            return key, None, exc
+
+    def _submit(self) -> None:
+        assert self.pool is not None
+        while len(self.pending) < self.AHEAD and self.next_index < len(self.chunks):
+            self.pending.append([self.pool.submit(self._read, k) for k in self.chunks[self.next_index]])
+            self.next_index += 1
+
+    def next_batch(self) -> list[tuple[str, Any, ImageReadError | None]]:
+        if self.pool is None:
+            chunk = self.chunks[self.next_index]
+            self.next_index += 1
+            return [self._read(k) for k in chunk]
+        self._submit()
+        futures = self.pending.popleft()
+        self._submit()
+        return [f.result() for f in futures]
+
+    def __enter__(self) -> _BatchLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _predict_and_store(
+    project: Project,
+    jobs: Sequence[_ClassJob],
+    images: list[tuple[str, Any]],
+    run: RunRecord,
+    report: PropagationReport,
+    threshold: float | None,
+    model: str,
+    max_failures: int,
+    failures_in_row: int,
+) -> int:
+    """Predict one decoded batch with every class's predictor and store each result; returns the
+    number of consecutive failures so far."""
+    try:
+        batch_preds = _predict_batch([img.rgb for _, img in images], jobs) if images else []
+    except Exception as exc:  # a failing batch is retried image by image to isolate the culprit
+        if len(images) <= 1:
+            batch_preds = None
+            batch_error: Exception | None = exc
         else:
-            batch_error = None
-        for idx, (key, img) in enumerate(images):
-            preds = batch_error if batch_preds is None else batch_preds[idx]
-            try:
-                if isinstance(preds, Exception):
-                    raise preds
-                label, conf = _combine(preds, img.rgb.shape, img.full_size, jobs, threshold, project.mask_dtype)
-            except Exception as exc:  # a predictor error on one image must not end the batch
-                failures_in_row += 1
-                report.failed[key] = f"{type(exc).__name__}: {exc}"
-                log.error("prediction failed for %s: %s", key, report.failed[key], exc_info=exc)
-                if failures_in_row >= max_failures:
-                    raise PropagationError(
-                        f"the predictor failed on {failures_in_row} images in a row; last: {report.failed[key]}"
-                    ) from exc
-                continue
-            failures_in_row = 0
-            if project.store_prediction(key, label, confidence=conf, model=model, run_id=run.id):
-                report.predicted.append(key)
-            else:
-                report.skipped_protected.append(key)
-        del images
-        for key in chunk:
-            done += 1
-            if progress is not None:
-                progress(done, len(keys), key)
+            log.warning("batch prediction failed (%s); retrying one image at a time", exc)
+            batch_preds, batch_error = [], None
+            for _, img in images:
+                try:
+                    batch_preds.append(_predict_batch([img.rgb], jobs)[0])
+                except Exception as one_exc:
+                    batch_preds.append(one_exc)  # type: ignore[arg-type]
+    else:
+        batch_error = None
+    for idx, (key, img) in enumerate(images):
+        preds = batch_error if batch_preds is None else batch_preds[idx]
+        try:
+            if isinstance(preds, Exception):
+                raise preds
+            label, conf = _combine(preds, img.rgb.shape, img.full_size, jobs, threshold, project.mask_dtype)
+        except Exception as exc:  # a predictor error on one image must not end the batch
+            failures_in_row += 1
+            report.failed[key] = f"{type(exc).__name__}: {exc}"
+            log.error("prediction failed for %s: %s", key, report.failed[key], exc_info=exc)
+            if failures_in_row >= max_failures:
+                raise PropagationError(
+                    f"the predictor failed on {failures_in_row} images in a row; last: {report.failed[key]}"
+                ) from exc
+            continue
+        failures_in_row = 0
+        if project.store_prediction(key, label, confidence=conf, model=model, run_id=run.id):
+            report.predicted.append(key)
+        else:
+            report.skipped_protected.append(key)
+    return failures_in_row
 
 
 def _model_name(predictor: PredictorLike) -> str:

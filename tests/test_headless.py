@@ -38,7 +38,8 @@ def test_project_propagate_export_validate(tmp_path, checkpoint, capsys):
         project.set_mask("img_00.png", masks[0].astype(np.uint8))
         project.set_support("img_00.png")
         project.set_mask("img_01.png", masks[1].astype(np.uint8), status="accepted")
-    rc = main(["propagate", "--project", str(tmp_path), "--checkpoint", str(checkpoint), "--device", "cpu"])
+    rc = main(["propagate", "--project", str(tmp_path), "--checkpoint", str(checkpoint), "--device", "cpu",
+               "--batch-size", "2", "--loader-workers", "2"])
     assert rc == 0, capsys.readouterr()
     with Project.open(tmp_path, read_only=True) as project:
         statuses = {r.path: r.status for r in project.images}

@@ -256,6 +256,39 @@ def test_no_support_is_a_clear_error(tmp_path: Path) -> None:
         propagate_project(p, ColourPredictor)
 
 
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_loader_pool_gives_the_same_results_in_the_same_order(tmp_path: Path, batch_size: int) -> None:
+    runs = {}
+    for workers in (0, 2):
+        root = tmp_path / f"w{workers}"
+        p = _project(root, 11)
+        (root / "q005.png").write_bytes(b"not a png")  # unreadable: reported, never fatal
+        seen: list[str] = []
+        report = propagate_project(p, ColourPredictor, batch_size=batch_size, loader_workers=workers,
+                                   progress=lambda d, t, k, seen=seen: seen.append(k))  # fmt: skip
+        runs[workers] = (report.predicted, sorted(report.unreadable), seen,
+                         {k: p.get_mask(k) for k in report.predicted})  # fmt: skip
+        p.close()
+    (pred0, bad0, seen0, masks0), (pred2, bad2, seen2, masks2) = runs[0], runs[2]
+    assert pred0 == pred2 and len(pred0) == 10 and bad0 == bad2 == ["q005.png"] and seen0 == seen2
+    assert all(np.array_equal(masks0[k], masks2[k]) for k in pred0)
+
+
+def test_loader_pool_stops_on_cancel(tmp_path: Path) -> None:
+    p = _project(tmp_path / "c", 12)
+    cancel = threading.Event()
+
+    def progress(done: int, total: int, key: str) -> None:
+        if done == 4:
+            cancel.set()
+
+    report = propagate_project(p, ColourPredictor, batch_size=2, loader_workers=2, progress=progress, cancel=cancel)
+    assert report.cancelled and len(report.predicted) == 4
+    with pytest.raises(ValueError, match="loader_workers"):
+        propagate_project(p, ColourPredictor, loader_workers=-1)
+    p.close()
+
+
 def test_large_images_are_predicted_at_max_side_and_stored_full_size(tmp_path: Path) -> None:
     root = tmp_path / "big"
     root.mkdir()
