@@ -286,8 +286,7 @@ def _stage_labels(model: SymNet) -> Iterator[None]:
 
     functions = {
         "mean_hyper_correlation": "stage: hyper-correlation (13 query·support-column products)",
-        "pool_query": "stage: SPM pool_query (3 average pools of query layer4)",
-        "query_prior": "stage: SPM query_prior (mat-vec + min-max)",
+        "query_prior": "stage: SPM query_prior (dot products, pooling of 1-channel maps, min-max)",
         "pyramid_priors": "stage: prior pyramid",
         "query_prototypes": "stage: query prototypes",
     }

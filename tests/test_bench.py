@@ -92,7 +92,7 @@ def test_profile_reports_decode_stages(report: dict) -> None:
     prof = report["profile"]["1"]
     stages = prof["stages_ms"]
     assert any(name.startswith("hyper-correlation") for name in stages)
-    assert any(name.startswith("SPM pool_query") for name in stages)
+    assert any(name.startswith("SPM query_prior") for name in stages)
     assert prof["top_ops"] and all(op["self_ms"] >= 0 for op in prof["top_ops"])
     assert prof["support_columns"] >= 1
 

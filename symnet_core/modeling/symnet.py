@@ -23,7 +23,6 @@ from symnet_core.modeling.gram import build_shot_reweighter, gram_distance, gram
 from symnet_core.modeling.prior import (
     SupportPriorKeys,
     official_prior,
-    pool_query,
     pyramid_priors,
     query_prior,
     support_prior_keys,
@@ -338,8 +337,7 @@ class SymNet(nn.Module):
 
         dist, weights = self.shot_weights(query, shots)
         est = (weights * dist).sum(dim=1)  # [B]
-        pooled = pool_query(query.layer4) if prior == "fast" else None
-        priors = torch.cat([self._shot_prior(query.layer4, s, prior, pooled) for s in shots], dim=1)
+        priors = torch.cat([self._shot_prior(query.layer4, s, prior) for s in shots], dim=1)
         prior = (weights.reshape(b, k, 1, 1) * priors).sum(dim=1, keepdim=True)
         prior_levels = pyramid_priors(prior, bins)
 
@@ -349,7 +347,7 @@ class SymNet(nn.Module):
         query_text = self.CrossAttention(query.mid * prior, text, protos.foreground)
         hybrid = (0.5 * query_text + 0.5 * support_text)[:, :, None, None]
 
-        meta, inner = self._merge_pyramid(query.mid, hybrid, tdc, prior_levels)
+        meta, inner = self._merge_pyramid(query.mid, hybrid, tdc, prior_levels, with_inner=return_aux)
         if query.base_logits is None:
             final, base = meta, meta.new_zeros((b, 0, *meta.shape[-2:]))
         else:
@@ -372,11 +370,9 @@ class SymNet(nn.Module):
         return SymNetOutput(final=final, meta=meta, base=base, aux=aux)
 
     @staticmethod
-    def _shot_prior(
-        query_l4: torch.Tensor, shot: SupportEncoding, mode: str, pooled: list[torch.Tensor] | None
-    ) -> torch.Tensor:
+    def _shot_prior(query_l4: torch.Tensor, shot: SupportEncoding, mode: str) -> torch.Tensor:
         if mode == "fast":
-            return query_prior(query_l4, shot.prior_keys, pooled)
+            return query_prior(query_l4, shot.prior_keys)
         if mode == "official":
             if shot.layer4 is None:
                 raise ValueError('prior="official" needs supports encoded with keep_layer4=True')
@@ -385,8 +381,11 @@ class SymNet(nn.Module):
         raise ValueError(f"prior must be 'fast' or 'official', got {mode!r}")
 
     def _merge_pyramid(
-        self, mid: torch.Tensor, hybrid: torch.Tensor, tdc: torch.Tensor, priors: list[torch.Tensor]
+        self, mid: torch.Tensor, hybrid: torch.Tensor, tdc: torch.Tensor, priors: list[torch.Tensor],
+        *, with_inner: bool = True,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Pyramid merge → (meta logits, per-level ``inner_cls`` logits — only for training losses,
+        empty when ``with_inner`` is False)."""
         bins = self.config.pyramid_bins or ()
         grid = mid.shape[-2:]
         levels: list[torch.Tensor] = []
@@ -400,7 +399,8 @@ class SymNet(nn.Module):
                 prev = _resize(levels[i - 1], b)
                 x = self.alpha_conv[i - 1](torch.cat([x, prev], dim=1)) + x
             x = self.beta_conv[i](x) + x
-            inner.append(self.inner_cls[i](x))
+            if with_inner:
+                inner.append(self.inner_cls[i](x))
             levels.append(_resize(x, grid))
         x = self.res1(torch.cat(levels, dim=1))
         x = self.res2(x) + x
