@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,3 +262,29 @@ def test_bad_device_and_precision(model1):
         Predictor(model1, device="cpu", precision="fp16")
     with pytest.raises(ValueError):
         Predictor(model1, device="tpu")
+
+
+DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo" / "demo_model.pth"
+
+
+@pytest.mark.skipif(not DEMO_MODEL.is_file(), reason="no demo checkpoint")
+def test_fast_mode_masks_agree_with_fp32_on_the_demo_model():
+    """bf16 autocast (the CPU fast mode) against fp32 with the trained demo model on held-out scenes."""
+    from symnet_core.runtime import load_predictor
+    from symnet_core.synthetic import dataset_from_metadata
+
+    loaded = load_predictor(DEMO_MODEL, device="cpu")
+    fp32 = loaded.predictor
+    ds = dataset_from_metadata(fp32.model.checkpoint_info.metadata["data"])
+    cid = ds.novel_classes[0]
+    scenes = [ds.class_scene(cid, i, "test") for i in range(9)]
+    fast = Predictor(fp32.model, "cpu", text_embedder=fp32.text_embedder, precision="bf16")
+    for p in (fp32, fast):
+        p.set_supports([scenes[0][0]], [scenes[0][1] == cid], ds.class_names[cid])
+    inter = union = 0
+    for img, _ in scenes[1:]:
+        a, b = fp32.predict(img), fast.predict(img)
+        inter += int((a.mask & b.mask).sum())
+        union += int((a.mask | b.mask).sum())
+        assert np.abs(a.probability - b.probability).max() < 0.15
+    assert union > 0 and inter / union >= 0.98
