@@ -26,7 +26,8 @@ class LoadedPredictor:
     """A predictor plus what the user should be told about it.
 
     :meth:`new_predictor` makes another predictor sharing the same model (weights are not
-    copied): propagation uses one per class so each class's supports are encoded once.
+    copied; always with the checkpoint's head, never an adapted one): propagation uses one per
+    class so each class's supports are encoded once.
     """
 
     predictor: object  # symnet_core.predictor.Predictor (typed loosely to keep this import light)
@@ -35,8 +36,9 @@ class LoadedPredictor:
 
     def new_predictor(self) -> object:
         p = self.predictor
+        model = getattr(p, "_base_model", p.model)  # the checkpoint's own head, even if ``p`` was adapted
         return type(p)(
-            p.model, p.device, text_embedder=p.text_embedder, threshold=p.threshold,  # type: ignore[attr-defined]
+            model, p.device, text_embedder=p.text_embedder, threshold=p.threshold,  # type: ignore[attr-defined]
             use_base_learner=p.use_base_learner, precision=p.precision,  # type: ignore[attr-defined]
             upscale_small=p.upscale_small, model_id=p.model_id,  # type: ignore[attr-defined]
         )

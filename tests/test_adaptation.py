@@ -83,6 +83,22 @@ def test_adapt_trains_only_a_copy_of_the_head(predictor):
         np.testing.assert_array_equal(a, b)
 
 
+def test_new_predictors_start_from_the_checkpoint_head(tmp_path):
+    from symnet_core.checkpoints import save_checkpoint
+    from symnet_core.runtime import load_predictor
+
+    path = save_checkpoint(tiny_model(seed=3), tmp_path / "m.pth")
+    loaded = load_predictor(path, device="cpu")
+    images, masks = _supports(2)
+    loaded.predictor.set_supports(images, masks, "box")
+    loaded.predictor.adapt(config=FAST)
+    fresh = loaded.new_predictor()
+    assert fresh.model is not loaded.predictor.model and fresh.adaptation is None
+    assert all(torch.equal(a, b) for a, b in zip(fresh.model.head_state_dict().values(),
+                                                  load_predictor(path).predictor.model.head_state_dict().values(),
+                                                  strict=True))  # fmt: skip
+
+
 def test_one_support_uses_augmentation_only_episodes(predictor):
     images, masks = _supports(1)
     predictor.set_supports(images, masks, "box")
