@@ -239,3 +239,12 @@ def test_runtime_text_embedder_is_the_one_training_used():
     assert warnings == []
     for name in ("green dotted tile", "Cell", "potted_plant"):
         assert np.array_equal(trained.embed(name)[0], runtime.embed(name)[0])
+
+
+def test_adapt_command_defaults_are_the_library_defaults():
+    from symnet_core.adaptation import AdaptConfig
+    from symnet_core.headless import build_parser
+
+    args = build_parser().parse_args(["adapt", "--project", "p"])
+    cfg = AdaptConfig()
+    assert (args.steps, args.lr, args.revert_tolerance) == (cfg.steps, cfg.lr, cfg.revert_tolerance)
