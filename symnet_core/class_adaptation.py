@@ -88,7 +88,7 @@ def head_status(project: Project, class_id: int) -> HeadStatus:
     if not path.is_file():
         return HeadStatus(False)
     try:
-        head = load_adapted_head(path)
+        head = load_adapted_head(path, lazy=True)  # metadata only: the tensors are never read
     except AdaptedHeadError as exc:
         return HeadStatus(True, error=str(exc))
     meta = head.metadata
