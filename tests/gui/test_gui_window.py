@@ -212,16 +212,23 @@ def test_unreadable_image_is_reported_and_skipped(qtbot, make_window, folder):
     assert w.document.editable
 
 
-def test_save_failure_keeps_edit_and_reports(qtbot, make_window, folder, monkeypatch):
+def _window_with_failing_disk_and_one_stroke(qtbot, make_window, folder, monkeypatch):
+    """A window whose project refuses every mask write (disk full), after one brush stroke."""
     from symnet_core.project import ProjectWriteError
 
     w = make_window(folder=folder)
+
     def fail(*a, **k):
         raise ProjectWriteError("x.png", OSError(28, "No space left on device"))
 
     monkeypatch.setattr(w.document.project, "set_mask", fail)
     w.canvas.set_brush_size(5)
     stroke(qtbot, w, [(20, 20)])
+    return w
+
+
+def test_save_failure_keeps_edit_and_reports(qtbot, make_window, folder, monkeypatch):
+    w = _window_with_failing_disk_and_one_stroke(qtbot, make_window, folder, monkeypatch)
     assert not w.document.save_now()
     assert w.document.dirty and w.document.save_state == "error"
     assert w.document.current_mask[20, 20] != 0
@@ -279,16 +286,7 @@ def test_save_now_waits_for_a_background_write(qtbot, make_window, folder, monke
 
 
 def test_background_save_failure_is_reported(qtbot, make_window, folder, monkeypatch):
-    from symnet_core.project import ProjectWriteError
-
-    w = make_window(folder=folder)
-
-    def fail(*a, **k):
-        raise ProjectWriteError("x.png", OSError(28, "No space left on device"))
-
-    monkeypatch.setattr(w.document.project, "set_mask", fail)
-    w.canvas.set_brush_size(5)
-    stroke(qtbot, w, [(20, 20)])
+    w = _window_with_failing_disk_and_one_stroke(qtbot, make_window, folder, monkeypatch)
     qtbot.waitUntil(lambda: w.document.save_state == "error", timeout=3000)
     assert w.document.dirty and "could not be saved" in w.notes.history[-1].message
     monkeypatch.undo()
