@@ -125,7 +125,8 @@ def adapt_class(
         OperationCancelled: ``cancel`` was set (nothing is written).
     """
     from symnet_core.adaptation.head_tuning import config_dict, save_adapted_head
-    from symnet_core.workflows.propagation import PropagationReport, load_class_supports
+    from symnet_core.workflows.contracts import PropagationReport
+    from symnet_core.workflows.supports import load_class_supports
 
     name = project.class_by_id(class_id).name
     if project.read_only:

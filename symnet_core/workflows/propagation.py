@@ -50,20 +50,26 @@ import hashlib
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from symnet_core.adaptation.class_heads import apply_adapted_head, head_digest
-from symnet_core.io.images import ImageReadError
 from symnet_core.project import ImageStatus, Project, ProjectWriteError, RunRecord
 from symnet_core.project.schema import now_iso
 from symnet_core.project.status import PROPAGATION_WRITABLE
+from symnet_core.workflows.batch_loader import BatchLoader
+from symnet_core.workflows.contracts import (
+    PredictionLike,
+    PredictorLike,
+    PredictorSource,
+    PropagationError,
+    PropagationReport,
+)
+from symnet_core.workflows.supports import load_class_supports
 
 __all__ = [
     "PredictionLike",
@@ -79,73 +85,6 @@ log = logging.getLogger(__name__)
 SCOPES = ("unlabelled", "selected", "all")
 
 
-class PredictionLike(Protocol):
-    """What ``predict`` returns. All arrays are at the size of the image passed to ``predict``.
-
-    ``probability``: ``H x W`` float32 foreground probability in [0, 1]; ``mask``: ``H x W`` bool;
-    ``score``: confidence of the whole prediction (higher is more confident).
-    """
-
-    probability: np.ndarray
-    mask: np.ndarray
-    score: float
-
-
-@runtime_checkable
-class PredictorLike(Protocol):
-    """The predictor interface propagation needs (``symnet_core.Predictor`` follows it)."""
-
-    def set_supports(self, images: list[np.ndarray], masks: list[np.ndarray], class_name: str) -> None:
-        """``images``: ``H x W x 3`` uint8 RGB; ``masks``: ``H x W`` bool, same sizes."""
-
-    def predict(self, image: np.ndarray) -> PredictionLike:
-        """``image``: ``H x W x 3`` uint8 RGB (oriented frame)."""
-
-
-PredictorSource = PredictorLike | Callable[[], PredictorLike] | Mapping[int, PredictorLike]
-
-
-class PropagationError(RuntimeError):
-    """Propagation cannot start (no supports...) or had to stop (predictor keeps failing)."""
-
-
-@dataclass
-class PropagationReport:
-    """Outcome of one call of :func:`propagate_project` (keys are image paths)."""
-
-    run_id: str
-    scope: str
-    resumed: bool = False
-    classes: list[int] = field(default_factory=list)
-    total: int = 0
-    predicted: list[str] = field(default_factory=list)
-    skipped_protected: list[str] = field(default_factory=list)
-    skipped_done: list[str] = field(default_factory=list)
-    unreadable: dict[str, str] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    cancelled: bool = False
-    elapsed_s: float = 0.0
-    adapted_classes: list[int] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line for a status bar or the CLI."""
-        parts = [f"{len(self.predicted)}/{self.total} predicted"]
-        if self.skipped_done:
-            parts.append(f"{len(self.skipped_done)} already done (resumed)")
-        if self.skipped_protected:
-            parts.append(f"{len(self.skipped_protected)} human-verified kept")
-        if self.unreadable:
-            parts.append(f"{len(self.unreadable)} unreadable")
-        if self.failed:
-            parts.append(f"{len(self.failed)} failed")
-        if self.adapted_classes:
-            parts.append(f"adapted head used for {len(self.adapted_classes)} class(es)")
-        if self.cancelled:
-            parts.append("cancelled")
-        return ", ".join(parts) + f" in {self.elapsed_s:.1f} s"
-
-
 @dataclass
 class _ClassJob:
     class_id: int
@@ -158,50 +97,6 @@ def _is_predictor(obj: object) -> bool:
     if isinstance(obj, type):  # a predictor class is a factory, not an instance
         return False
     return callable(getattr(obj, "predict", None)) and callable(getattr(obj, "set_supports", None))
-
-
-def _binary_at(mask: np.ndarray, class_id: int, size: tuple[int, int]) -> np.ndarray:
-    """Class ``class_id`` of a full-size index mask as an ``H x W`` bool mask of ``size=(w, h)``."""
-    binary = mask == class_id
-    if binary.shape[::-1] == size:
-        return binary
-    small = cv2.resize(binary.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    out = small >= 0.5
-    return out if out.any() or not binary.any() else small > 0  # keep tiny objects
-
-
-def load_class_supports(
-    project: Project, class_ids: Sequence[int], max_side: int | None, report: PropagationReport
-) -> dict[int, tuple[list[np.ndarray], list[np.ndarray]]]:
-    """Each class's supports: ``{class_id: (RGB images, bool masks of that class)}``.
-
-    Images are decoded with their long side ≤ ``max_side``; unreadable supports add a warning to
-    ``report``; classes without any painted support are absent.
-    """
-    cache: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
-    out: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    for cid in class_ids:
-        images, masks = [], []
-        for rec in project.supports(cid):
-            if rec.path not in cache:
-                try:
-                    img = project.read_image(rec.path, max_side=max_side)
-                    mask = project.get_mask(rec.path)
-                    cache[rec.path] = None if mask is None else (img.rgb, mask)
-                except (ImageReadError, ValueError) as exc:
-                    report.warnings.append(f"support '{rec.path}' skipped: {exc}")
-                    cache[rec.path] = None
-            entry = cache[rec.path]
-            if entry is None:
-                continue
-            rgb, mask = entry
-            binary = _binary_at(mask, cid, (rgb.shape[1], rgb.shape[0]))
-            if binary.any():
-                images.append(rgb)
-                masks.append(binary)
-        if images:
-            out[cid] = (images, masks)
-    return out
 
 
 def _fingerprint(
@@ -439,7 +334,7 @@ def _run_loop(
     failures_in_row = 0
     done = 0
     chunks = [keys[i : i + batch_size] for i in range(0, len(keys), batch_size)]
-    with _BatchLoader(project, chunks, max_side, loader_workers) as loader:
+    with BatchLoader(project, chunks, max_side, loader_workers) as loader:
         for chunk in chunks:
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
@@ -459,47 +354,6 @@ def _run_loop(
                 done += 1
                 if progress is not None:
                     progress(done, len(keys), key)
-
-
-class _BatchLoader:
-    """Decodes the batches in order; with workers, up to two batches ahead on a thread pool."""
-
-    AHEAD = 2
-
-    def __init__(self, project: Project, chunks: Sequence[Sequence[str]], max_side: int | None, workers: int) -> None:
-        self.project, self.chunks, self.max_side = project, chunks, max_side
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="symnet-decode") if workers > 0 else None
-        self.pending: deque[list[Future[tuple[str, Any, ImageReadError | None]]]] = deque()
-        self.next_index = 0
-
-    def _read(self, key: str) -> tuple[str, Any, ImageReadError | None]:
-        try:
-            return key, self.project.read_image(key, max_side=self.max_side), None
-        except ImageReadError as exc:
-            return key, None, exc
-
-    def _submit(self) -> None:
-        assert self.pool is not None
-        while len(self.pending) < self.AHEAD and self.next_index < len(self.chunks):
-            self.pending.append([self.pool.submit(self._read, k) for k in self.chunks[self.next_index]])
-            self.next_index += 1
-
-    def next_batch(self) -> list[tuple[str, Any, ImageReadError | None]]:
-        if self.pool is None:
-            chunk = self.chunks[self.next_index]
-            self.next_index += 1
-            return [self._read(k) for k in chunk]
-        self._submit()
-        futures = self.pending.popleft()
-        self._submit()
-        return [f.result() for f in futures]
-
-    def __enter__(self) -> _BatchLoader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _predict_and_store(
