@@ -46,6 +46,7 @@ from symnet_core.model.backbone import extract_features
 from symnet_core.model.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
 from symnet_core.model.config import SymNetConfig
 from symnet_core.model.symnet import SymNet
+from symnet_core.project.atomic import atomic_write_stream
 from symnet_core.training.augment import TrainAugment, binary_foreground, semantic_foreground
 from symnet_core.training.config import TrainConfig, config_to_dict, load_config
 from symnet_core.training.datasets import EpisodeSplit, build_data, sample_episode
@@ -454,9 +455,7 @@ def _run(
             state["attr_heads"] = attr_heads.state_dict()
         if use_amp:
             state["scaler"] = scaler.state_dict()
-        tmp = out_dir / (STATE_FILE + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(out_dir / STATE_FILE)
+        atomic_write_stream(out_dir / STATE_FILE, lambda f: torch.save(state, f))
 
     stop = total if stop_after is None else max(start_it, min(total, int(stop_after)))
     it = start_it
