@@ -46,7 +46,7 @@ from symnet_core.model.backbone import extract_features
 from symnet_core.model.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
 from symnet_core.model.config import SymNetConfig
 from symnet_core.model.symnet import SymNet
-from symnet_core.project.atomic import atomic_write_stream
+from symnet_core.project.atomic import atomic_write_bytes, atomic_write_stream
 from symnet_core.training.augment import TrainAugment, binary_foreground, semantic_foreground
 from symnet_core.training.config import TrainConfig, config_to_dict, load_config
 from symnet_core.training.datasets import EpisodeSplit, build_data, sample_episode
@@ -519,7 +519,7 @@ def _run(
                "iterations": done, "wall_time_s": round(seconds, 1),
                "process_cpu_time_s": round(time.process_time(), 1), "threads": torch.get_num_threads(),
                "last_losses": last_losses}  # fmt: skip
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    atomic_write_bytes(out_dir / "summary.json", json.dumps(summary, indent=1).encode("utf-8"))
     say(f"[{cfg.stage}] done: {done} iterations in {_fmt_time(seconds)} (process CPU time "
         f"{_fmt_time(time.process_time())}); best val {best_score:.4f}; "
         f"wrote {final_path} and {best_path}")  # fmt: skip
