@@ -48,34 +48,19 @@ def test_demo_readme_table_and_per_class_figures() -> None:
     assert EVAL_COMMAND.replace(" --checkpoint", " \\\n    --checkpoint") in text
     assert _row(text, "| Sym-Net ensemble (this model)") == [_f(mean["miou"], 3), _f(mean["fbiou"], 3)]
     assert _row(text, "| meta learner only") == [_f(mean["miou_meta"], 3), _f(mean["fbiou_meta"], 3)]
-    assert _row(text, "| parameter-free baseline") == [_f(mean["miou_prior"], 3), _f(mean["fbiou_prior"], 3)]
+    baseline = _row(text, "| parameter-free baseline: SPM prior alone, thresholded at 0.5 |")
+    assert baseline == [_f(mean["miou_prior"], 3), _f(mean["fbiou_prior"], 3)]
     previous = _json(PERF / "demo_previous_model_eval_1000.json")["mean"]
     assert _row(text, "| previous demo model") == [_f(previous["miou"], 3), _f(previous["fbiou"], 3)]
+    flat = " ".join(text.replace("**", "").split())
     for name, value in per_class.items():
-        assert f"{name} {_f(value, 3)}" in text.replace("**", ""), name
+        assert f"{name} {_f(value, 3)}" in flat, name
 
 
 def test_readme_status_line() -> None:
     mean = _json(DEMO / "eval_1000.json")["mean"]
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
     assert f"held-out 1-shot mIoU {_f(mean['miou'], 2)} vs {_f(mean['miou_prior'], 2)} for the parameter-free" in text
-
-
-def test_performance_agreement_table() -> None:
-    doc = _json(PERF / "agreement.json")
-    agreement = doc["output"]["agreement"]
-    text = (REPO / "docs" / "performance.md").read_text(encoding="utf-8")
-    assert doc["command"] in text
-    assert _row(text, "| IoU of bf16 masks vs fp32 masks, pooled") == [_f(agreement["agreement_iou_pooled"], 4), "0.98"]
-    assert _row(text, "| same, mean over classes / worst class") == [
-        _f(agreement["agreement_iou_mean_over_classes"], 4), _f(agreement["agreement_iou_min_class"], 4)]
-    assert _row(text, "| pixels whose label changes") == [_f(100 * agreement["changed_pixel_fraction"], 3)]
-    assert _row(text, "| max \\|p_bf16 − p_fp32\\|") == [_f(agreement["max_abs_probability_diff"], 3)]
-    assert _row(text, "| mIoU vs ground truth, fp32 / bf16") == [_f(agreement["miou_reference"], 4),
-                                                                   _f(agreement["miou_fast"], 4)]
-    for cid, c in agreement["per_class"].items():
-        quoted = f"{cid} {_f(c['agreement_iou'], 4)}\n({_f(c['iou_reference'], 3)} / {_f(c['iou_fast'], 3)})"
-        assert quoted.replace("\n", " ") in " ".join(text.split()), cid
 
 
 def test_performance_project_open_row() -> None:
