@@ -37,16 +37,28 @@ wait $BASE_PID; echo "base stage exit $?" | tee -a "$LOG"
 cat "$OUT/base.txt" >> "$LOG"; rm -f "$OUT/base.txt"
 
 say "benchmark"
-timeout 240 $PY -m symnet_core.bench --device cuda --image-sizes 473 641 --batch-sizes 1 16 64 \
+timeout 200 $PY -m symnet_core.bench --device cuda --image-sizes 473 641 --batch-sizes 1 16 64 \
     --precisions fp32 bf16 fp16 --repeats 5 --warmup 2 --propagation 1000 --propagation-batch 16 \
     --agreement --agreement-queries 50 --json "$OUT/gpu-bench.json" 2>&1 >/dev/null | tee -a "$LOG"
 
+LIMIT=${LIMIT:-520}   # the whole script, seconds (the device call's timeout_s is a little larger)
+left=$(( LIMIT - ($(date +%s) - T0) - 40 ))
+[ "$left" -lt "$META_BUDGET" ] && META_BUDGET=$left
 say "training, meta stage (--time-budget $META_BUDGET)"
-if [ -f runs/demo_gpu/base/final.pth ]; then
+if [ "$META_BUDGET" -lt 40 ]; then
+    say "too little time left: meta stage skipped"
+elif [ -f runs/demo_gpu/base/final.pth ]; then
     timeout $(( META_BUDGET + 60 )) $PY -m symnet_core.training.train --config resources/demo/demo_gpu.yaml \
         --time-budget "$META_BUDGET" 2>&1 | tee -a "$LOG"
 else
     say "no base checkpoint: meta stage skipped"
+fi
+
+left=$(( LIMIT - ($(date +%s) - T0) - 20 ))
+if [ "$left" -gt 60 ]; then
+    say "torch.compile test (off by default in the app; ${left} s left)"
+    SYMNET_GPU_COMPILE=1 timeout $(( left < 120 ? left : 120 )) $PY -m pytest -q -p no:cacheprovider -m gpu \
+        tests/test_gpu.py -k compile 2>&1 | tee -a "$LOG"
 fi
 
 say "collecting"
