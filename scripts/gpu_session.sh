@@ -25,19 +25,19 @@ say "environment"
 { nvidia-smi; $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"; nproc; free -g; git rev-parse --short HEAD 2>/dev/null; } 2>&1 | tee -a "$LOG"
 
 say "training, base stage (background, --time-budget $BASE_BUDGET)"
-timeout $(( BASE_BUDGET + 60 )) $PY -m symnet_core.training.train --config resources/demo/demo_base_gpu.yaml \
+timeout $(( BASE_BUDGET + 60 )) $PY -m symnet_core.training.train --config symnet_core/assets/demo/demo_base_gpu.yaml \
     --time-budget "$BASE_BUDGET" > "$OUT/base.txt" 2>&1 &
 BASE_PID=$!
 
 say "gpu tests"
-timeout 150 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py 2>&1 | tee -a "$LOG"
+timeout 150 $PY -m pytest -q -p no:cacheprovider -m gpu tests/integration/test_gpu.py 2>&1 | tee -a "$LOG"
 
 say "waiting for the base stage"
 wait $BASE_PID; echo "base stage exit $?" | tee -a "$LOG"
 cat "$OUT/base.txt" >> "$LOG"; rm -f "$OUT/base.txt"
 
 say "benchmark"
-timeout 200 $PY -m symnet_core.bench --device cuda --image-sizes 473 641 --batch-sizes 1 16 64 \
+timeout 200 $PY -m symnet_core.cli.bench --device cuda --image-sizes 473 641 --batch-sizes 1 16 64 \
     --precisions fp32 bf16 fp16 --repeats 5 --warmup 2 --propagation 1000 --propagation-batch 16 \
     --agreement --agreement-queries 50 --json "$OUT/gpu-bench.json" 2>&1 >/dev/null | tee -a "$LOG"
 
@@ -48,7 +48,7 @@ say "training, meta stage (--time-budget $META_BUDGET)"
 if [ "$META_BUDGET" -lt 40 ]; then
     say "too little time left: meta stage skipped"
 elif [ -f runs/demo_gpu/base/final.pth ]; then
-    timeout $(( META_BUDGET + 60 )) $PY -m symnet_core.training.train --config resources/demo/demo_gpu.yaml \
+    timeout $(( META_BUDGET + 60 )) $PY -m symnet_core.training.train --config symnet_core/assets/demo/demo_gpu.yaml \
         --time-budget "$META_BUDGET" 2>&1 | tee -a "$LOG"
 else
     say "no base checkpoint: meta stage skipped"
@@ -58,7 +58,7 @@ left=$(( LIMIT - ($(date +%s) - T0) - 20 ))
 if [ "$left" -gt 60 ]; then
     say "torch.compile test (off by default in the app; ${left} s left)"
     SYMNET_GPU_COMPILE=1 timeout $(( left < 120 ? left : 120 )) $PY -m pytest -q -p no:cacheprovider -m gpu \
-        tests/test_gpu.py -k compile 2>&1 | tee -a "$LOG"
+        tests/integration/test_gpu.py -k compile 2>&1 | tee -a "$LOG"
 fi
 
 say "collecting"

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from symnet_core.config import IMAGENET_MEAN_255, IMAGENET_STD_255
+from symnet_core.inference.transforms import IGNORE_LABEL, Letterbox, image_to_model
+from symnet_core.model.config import IMAGENET_MEAN_255, IMAGENET_STD_255
 from symnet_core.training.config import AugmentConfig
-from symnet_core.transforms import IGNORE_LABEL, Letterbox, image_to_model
 
 __all__ = [
     "TrainAugment",

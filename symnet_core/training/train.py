@@ -42,11 +42,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symnet_core.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
-from symnet_core.config import SymNetConfig
 from symnet_core.device import resolve_device
-from symnet_core.modeling.backbone import extract_features
-from symnet_core.modeling.symnet import SymNet
+from symnet_core.model.backbone import extract_features
+from symnet_core.model.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
+from symnet_core.model.config import SymNetConfig
+from symnet_core.model.symnet import SymNet
 from symnet_core.training.augment import TrainAugment, binary_foreground, semantic_foreground
 from symnet_core.training.config import TrainConfig, config_to_dict, load_config
 from symnet_core.training.datasets import EpisodeSplit, build_data, sample_episode
