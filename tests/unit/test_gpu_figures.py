@@ -57,6 +57,14 @@ def test_model_only_table(raw: dict, section: str) -> None:
                 fig = by_batch[b]
                 assert f"{fig['queries_per_s']}" in row and f"({fig['ms_per_forward']})" in row, (size, precision, b)
             assert " / ".join(str(by_batch[b]["peak_memory_mib"]) for b in ("1", "16", "64")) in row
+    m = raw["model_only"]
+    one = [m["473"][p]["1"]["queries_per_s"] for p in ("fp32", "bf16", "fp16")]
+    flat = " ".join(section.split())
+    assert f"every precision runs at {round(min(one))}–{round(max(one))} q/s" in flat
+    ratios = {(size, b): m[size]["fp32"][b]["ms_per_forward"] / m[size]["bf16"][b]["ms_per_forward"]
+              for size in ("473", "641") for b in ("16", "64")}  # fmt: skip
+    assert {f"{r:.1f}" for k, r in ratios.items() if k != ("641", "64")} == {"1.8", "1.9"}
+    assert f"bf16 is 1.8–1.9× fp32 at B ≥ 16 ({ratios['641', '64']:.1f}× at 641, B = 64)" in flat
     goal = raw["model_only"]["473"]["bf16"]
     assert f"met — {goal['16']['queries_per_s']} at B = 16, {goal['64']['queries_per_s']} at B = 64" in section
     assert goal["16"]["queries_per_s"] >= 200  # the goal, as measured (not a timing of this machine)
