@@ -108,3 +108,16 @@ def test_agreement(raw: dict, flat: str, precision: str) -> None:
     assert f"{100 * a['changed_pixel_fraction']:.4f} %" in section
     med = a["predict_ms_median"]
     assert f"{med['reference']}" in section and f"{med['fast']}" in section
+
+
+def test_gpu_training_attempts_in_training_md() -> None:
+    """docs/training.md quotes the committed 1000-episode evaluations of the two GPU attempts."""
+    text = " ".join((REPO / "docs" / "training.md").read_text(encoding="utf-8").split())
+    part = text[text.index("## The demo model on a GPU") :]
+    folder = REPO / "docs" / "perf" / "training-h200"
+    for n in (1, 2):
+        run = json.loads((folder / f"eval_attempt{n}.json").read_text(encoding="utf-8"))["runs"][0]
+        assert run["episodes"] == 1000 and run["seed"] == 321
+        assert (f"{run['miou']:.3f} (meta-only {run['miou_meta']:.3f}, SPM prior {run['miou_prior']:.3f})") in part
+        assert run["miou"] < 0.707  # why the bundled model was not replaced
+        assert f"{run['per_class']['orange-teal mottled triangle']:.3f}" in part
