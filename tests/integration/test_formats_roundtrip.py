@@ -65,7 +65,8 @@ def test_what_each_format_writes_for_empty_unlabelled_and_holes(image_root, tmp_
     empty = Image.open(tmp_path / "v/SegmentationClass/empty.png")
     assert empty.mode == "P" and not np.array(empty).any()
     assert v.objects == 20
-    assert (tmp_path / "v/ImageSets/Segmentation/default.txt").read_text("utf-8").splitlines()[1] == "sub dir/ünïcode ✓ 02"
+    ids = (tmp_path / "v/ImageSets/Segmentation/default.txt").read_text("utf-8").splitlines()
+    assert ids[1] == "sub dir/ünïcode ✓ 02"
     lm = write_format("labelme", tmp_path / "l", export_images(), categories(), options=opts, images_root=image_root)
     assert json.loads((tmp_path / "l/empty.json").read_text("utf-8"))["shapes"] == []
     assert lm.holes_kept_as_mask == 5
@@ -107,7 +108,8 @@ def test_min_area_and_split_are_deterministic(image_root, tmp_path):
 
 
 def test_same_stem_images_are_refused(tmp_path):
-    imgs = [ExportImage("a.jpg", 4, 4, np.zeros((4, 4), np.uint8)), ExportImage("a.png", 4, 4, np.zeros((4, 4), np.uint8))]
+    empty = np.zeros((4, 4), np.uint8)
+    imgs = [ExportImage("a.jpg", 4, 4, empty), ExportImage("a.png", 4, 4, empty)]
     for fmt in ("yolo", "voc", "labelme"):
         with pytest.raises(ValueError, match="would share"):
             write_format(fmt, tmp_path / fmt, imgs, categories(), options=InstanceExportOptions(copy_images=False))
