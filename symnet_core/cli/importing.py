@@ -32,6 +32,10 @@ def _import(args: argparse.Namespace) -> int:
     from symnet_core.io import import_coco, import_png_masks, load_png_classes
     from symnet_core.project import Project, ProjectError
 
+    if args.source and not args.format:
+        from symnet_core.cli.common import UsageError
+
+        raise UsageError("--from needs --format (coco, png, yolo, voc, labelme or cvat)")
     root = Path(args.project)
     project = Project.open(root) if Project.exists(root) else Project.create(root)
     try:
