@@ -1,8 +1,8 @@
 """Read an export with independent readers (Datumaro, labelme) and compare with the expected masks.
 
-Runs in a SEPARATE interpreter that has ``datumaro`` and ``labelme`` installed (they pin opencv<5 / pillow 12
-and pull PyQt5, so they cannot live in the project's venv; see scripts/make_interop_venv.sh). It imports
-nothing from this project. Usage::
+Runs in a SEPARATE interpreter that has ``datumaro`` and ``labelme`` (or, for ``yolo``, ``ultralytics``)
+installed: they pin opencv<5 / pillow 12, pull PyQt5 or opencv-python and torch, so they cannot live in the
+project's venv (see scripts/make_interop_venvs.sh). It imports nothing from this project. Usage::
 
     python scripts/interop_check.py FORMAT EXPORT_DIR EXPECTED.npz
 
@@ -89,19 +89,48 @@ def read_labelme(root: Path, names: list[str], errors: dict[str, str]) -> dict[s
     return out
 
 
+def read_ultralytics(root: Path, names: list[str], errors: dict[str, str]) -> dict[str, np.ndarray]:
+    """ultralytics' own label check (``verify_image_label``) and rasteriser (``polygon2mask``, mask ratio 1)."""
+    from ultralytics.data.utils import IMG_FORMATS, img2label_paths, polygon2mask, verify_image_label
+
+    out: dict[str, np.ndarray] = {}
+    images = sorted(p for p in (root / "images").rglob("*") if p.suffix.lower().lstrip(".") in IMG_FORMATS)
+    for im, lb in zip(images, img2label_paths([str(p) for p in images]), strict=True):
+        im_file, lb_arr, shape, segments, _kp, _nm, _nf, _ne, nc, msg = verify_image_label(
+            (str(im), lb, "", False, len(names), 0, 0, False))
+        rel = im.relative_to(root / "images").as_posix()
+        if nc or im_file is None:
+            errors[rel] = msg
+            continue
+        h, w = shape
+        mask = np.zeros((h, w), np.int64)
+        objs = [(polygon2mask((h, w), [seg * (w, h)], color=1).astype(bool), int(cls) + 1)
+                for cls, seg in zip(lb_arr[:, 0], segments, strict=True)]
+        for m, cid in sorted(objs, key=lambda t: -int(t[0].sum())):
+            mask[m] = cid
+        out[rel] = mask
+    return out
+
+
 def main(argv: list[str]) -> int:
     fmt, root, npz = argv[1], Path(argv[2]), np.load(argv[3])
     names = [str(n) for n in npz["names"]]
     expected = {k: npz[k] for k in npz.files if k != "names"}
     errors: dict[str, str] = {}
-    got = read_labelme(root, names, errors) if fmt == "labelme" else read_datumaro(fmt, root, names)
+    if fmt == "labelme":
+        got = read_labelme(root, names, errors)
+    elif fmt == "yolo":  # Datumaro 1.13 reads YOLO detection only: its loader skips files of polygon rows
+        got = read_ultralytics(root, names, errors)
+    else:
+        got = read_datumaro(fmt, root, names)
     images: dict[str, float] = {}
     for name, mask in got.items():
         key = _match(name, expected)
         if key is not None:
             images[key] = _iou(expected[key], mask)
     missing = sorted(set(expected) - set(images))
-    reader = "labelme.LabelFile + labelme.utils.shapes_to_label" if fmt == "labelme" else f"datumaro ({fmt})"
+    reader = {"labelme": "labelme.LabelFile + labelme.utils.shapes_to_label",
+              "yolo": "ultralytics.data.utils.verify_image_label + polygon2mask"}.get(fmt, f"datumaro ({fmt})")
     print(json.dumps({"format": fmt, "reader": reader, "images": images, "missing": missing, "reader_errors": errors,  # noqa: T201
                       "min_iou": min(images.values(), default=0.0)}, ensure_ascii=False))
     return 0

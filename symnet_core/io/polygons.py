@@ -2,12 +2,13 @@
 
 Two coordinate frames are used, and each format says which one it reads:
 
-* **edge frame** (COCO, YOLO, CVAT): pixel ``(x, y)`` covers ``[x, x+1) x [y, y+1)``; a polygon covers the
+* **edge frame** (COCO, CVAT): pixel ``(x, y)`` covers ``[x, x+1) x [y, y+1)``; a polygon covers the
   pixels whose **centres** ``(x+0.5, y+0.5)`` lie inside it (pycocotools' rule). Outlines traced by
   :func:`component_rings` follow pixel *edges*, so they rasterise back to exactly the mask.
-* **centre frame** (labelme): pixel ``(x, y)`` *is* the point ``(x, y)``; a polygon covers its interior **and
-  the pixels its outline passes through** (PIL ``ImageDraw.polygon(outline=1, fill=1)``, labelme's own
-  ``shape_to_mask``). Outlines traced by :func:`centre_outline` run through boundary pixel centres.
+* **centre frame** (labelme, YOLO): pixel ``(x, y)`` *is* the point ``(x, y)``; a polygon covers its interior
+  **and the pixels its outline passes through** (labelme's ``shape_to_mask``: PIL ``ImageDraw.polygon(outline=1,
+  fill=1)``; ultralytics' ``polygon2mask``: ``cv2.fillPoly`` on int32 coordinates). Outlines traced by
+  :func:`centre_outline` / :func:`centre_rings` run through boundary pixel centres.
 
 Rings are ``(N, 2)`` ``float64`` arrays of ``(x, y)`` in pixels of the full image. Components are
 **8-connected** (pixels touching at a corner are one object), the rule ``cv2.findContours`` traces.
@@ -28,12 +29,14 @@ __all__ = [
     "Component",
     "bridge_holes",
     "centre_outline",
+    "centre_rings",
     "class_instances",
     "component_polygon",
     "component_rings",
     "components",
     "rasterise_centre_polygon",
     "rasterise_edge_rings",
+    "rasterise_fillpoly",
 ]
 
 _DILATE_KERNEL = np.ones((3, 3), np.uint8)
@@ -153,18 +156,33 @@ def component_polygon(component: np.ndarray, tolerance: float = 0.0) -> tuple[li
     return [float(v) for v in pts.ravel()], bool(holes)
 
 
-def bridge_holes(outer: np.ndarray, holes: Sequence[np.ndarray]) -> np.ndarray:
+def _segment_inside(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> bool:
+    """Whether every pixel ``cv2.line`` draws from centre ``a`` to centre ``b`` is set in ``inside``."""
+    canvas = np.zeros(inside.shape, np.uint8)
+    cv2.line(canvas, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 1)
+    return bool(inside[canvas.astype(bool)].all())
+
+
+def bridge_holes(outer: np.ndarray, holes: Sequence[np.ndarray], inside: np.ndarray | None = None) -> np.ndarray:
     """One ring that holds the holes: each hole is joined to the ring by a zero-width cut (there and back).
 
-    Even-odd and non-zero rasterisers that sample pixel centres (pycocotools) give exactly outer minus holes,
-    since the cut's two edges coincide and cover no area. Rasterisers that also fill the outline
-    (``cv2.fillPoly``) add the cut's pixels. The cut joins the closest pair of vertices.
+    The cut's two edges coincide and enclose no area, so even-odd rasterisers give outer minus holes. The cut
+    joins the closest pair of vertices; with ``inside`` (the ``HxW`` bool mask, centre frame, same coordinates)
+    the closest pair whose straight line stays on the mask, so that rasterisers which also paint the outline
+    (``cv2.fillPoly``, PIL) paint nothing outside the object.
     """
     ring = np.asarray(outer, np.float64)
     for hole in holes:
         h = np.asarray(hole, np.float64)
         d = ((ring[:, None, :] - h[None, :, :]) ** 2).sum(-1)
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        order = np.argsort(d, axis=None)
+        i, j = np.unravel_index(int(order[0]), d.shape)
+        if inside is not None:
+            for flat in order[:256]:
+                ci, cj = np.unravel_index(int(flat), d.shape)
+                if _segment_inside(ring[ci], h[cj], inside):
+                    i, j = ci, cj
+                    break
         loop = np.concatenate([h[j:], h[: j + 1]])  # hole from j back to j
         ring = np.concatenate([ring[: i + 1], loop, ring[i:]])
     return ring
@@ -183,6 +201,39 @@ def centre_outline(component: np.ndarray) -> np.ndarray | None:
         return None
     c = max(contours, key=len)
     return c.reshape(-1, 2).astype(np.float64)
+
+
+def centre_rings(component: np.ndarray) -> tuple[np.ndarray | None, list[np.ndarray]]:
+    """Centre-frame ``(outer ring, hole rings)`` of ONE 8-connected component (``cv2.findContours``, RETR_CCOMP).
+
+    Hole rings run through the object's pixels around each hole, so ``cv2.fillPoly(outer + holes)`` (even-odd,
+    outline painted) gives back exactly the component. ``(N, 2)`` float64, coordinates of the given array.
+    """
+    m = np.ascontiguousarray(component, dtype=np.uint8)
+    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    outer: np.ndarray | None = None
+    holes: list[np.ndarray] = []
+    for c, hh in zip(contours, hierarchy[0] if hierarchy is not None else [], strict=True):
+        ring = c.reshape(-1, 2).astype(np.float64)
+        if hh[3] == -1:
+            if outer is None or len(ring) > len(outer):
+                outer = ring
+        else:
+            holes.append(ring)
+    return outer, holes
+
+
+def rasterise_fillpoly(rings: Sequence[np.ndarray], h: int, w: int) -> np.ndarray:
+    """ultralytics' rule (``polygon2mask``): ``cv2.fillPoly`` of int32 centre-frame rings, ``HxW`` bool.
+
+    Coordinates are floored after adding 1e-3 px, so values written as ``x / w`` with 6 decimals and scaled
+    back land on the intended pixel whichever way the writer rounded.
+    """
+    out = np.zeros((h, w), np.uint8)
+    polys = [np.floor(np.asarray(r, np.float64) + 1e-3).astype(np.int32).reshape(-1, 1, 2) for r in rings if len(r)]
+    if polys:
+        cv2.fillPoly(out, polys, 1)
+    return out.astype(bool)
 
 
 def check_points(points: np.ndarray, where: str) -> np.ndarray:

@@ -1,10 +1,12 @@
 """Each export read back by a reader that is not ours, compared with the project's masks.
 
 In the suite (installed with the project): pycocotools for COCO, torchvision's ``VOCSegmentation`` for Pascal VOC.
-Datumaro (CVAT, VOC, COCO), labelme's own loader and ultralytics (YOLO) pin opencv<5 / pillow 12 / PyQt5 /
-opencv-python, so they cannot join the project's venv: they run in a separate interpreter named by
-``SYMNET_INTEROP_PYTHON`` (made by ``scripts/make_interop_venv.sh``) through ``scripts/interop_check.py``;
-without it those cases are skipped. See docs/export-formats.md, "Independent readers".
+Datumaro (CVAT, VOC, COCO) and labelme's own loader (``SYMNET_INTEROP_PYTHON``), and ultralytics (YOLO,
+``SYMNET_ULTRALYTICS_PYTHON``) pin opencv<5 / pillow 12 / PyQt5 / opencv-python + torch, so they cannot join the
+project's venv: they run in separate interpreters made by ``scripts/make_interop_venvs.sh``, through
+``scripts/interop_check.py``; without them those cases are skipped. With ``SYMNET_INTEROP_RECORD=DIR`` each
+result is also written to ``DIR/<format>.json`` (docs/interop/ holds the committed run).
+See docs/export-formats.md, "Independent readers".
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,17 +72,17 @@ def test_torchvision_reads_the_voc_export(image_root, tmp_path):
         assert np.array_equal(np.array(target), EXPECTED[name]), name  # class index = project order = id here
 
 
-def _interop_python() -> str | None:
-    exe = os.environ.get("SYMNET_INTEROP_PYTHON")
+def _interop_python(fmt: str) -> str | None:
+    exe = os.environ.get("SYMNET_ULTRALYTICS_PYTHON" if fmt == "yolo" else "SYMNET_INTEROP_PYTHON")
     return exe if exe and Path(exe).is_file() else None
 
 
 @pytest.mark.parametrize("fmt", ["cvat", "voc", "coco", "labelme", "yolo"])
 def test_foreign_tools_read_the_export(fmt, image_root, tmp_path):
-    exe = _interop_python()
+    exe = _interop_python(fmt)
     if exe is None:
-        pytest.skip("set SYMNET_INTEROP_PYTHON to a python with datumaro/labelme/ultralytics "
-                    "(scripts/make_interop_venv.sh)")
+        pytest.skip("needs SYMNET_INTEROP_PYTHON (datumaro, labelme) / SYMNET_ULTRALYTICS_PYTHON (ultralytics): "
+                    "scripts/make_interop_venvs.sh")
     out = tmp_path / fmt
     if fmt == "coco":  # Datumaro's COCO layout: annotations/instances_<subset>.json + images/
         write_coco(out / "annotations" / "instances_default.json", export_images(), categories())
@@ -91,8 +92,9 @@ def test_foreign_tools_read_the_export(fmt, image_root, tmp_path):
         write_format(fmt, out, export_images(), categories(), images_root=image_root)
     npz = tmp_path / "expected.npz"
     np.savez(npz, names=np.array(CLASSES), **EXPECTED)
+    env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp_path / "ultralytics-settings"), "YOLO_OFFLINE": "1"}
     proc = subprocess.run([exe, str(REPO / "scripts" / "interop_check.py"), fmt, str(out), str(npz)],
-                          capture_output=True, text=True, timeout=300, check=False)
+                          capture_output=True, text=True, timeout=300, check=False, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     if fmt == "labelme":  # labelme refuses to open 16-bit PNG images (mode I;16); the JSON is not the problem
@@ -101,4 +103,7 @@ def test_foreign_tools_read_the_export(fmt, image_root, tmp_path):
     else:
         assert result["missing"] == []
     assert result["min_iou"] >= (1.0 if fmt in ("voc", "coco") else 0.98), result
-    print(json.dumps(result, ensure_ascii=False), file=sys.stderr)
+    if os.environ.get("SYMNET_INTEROP_RECORD"):
+        record = Path(os.environ["SYMNET_INTEROP_RECORD"]) / f"{fmt}.json"
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

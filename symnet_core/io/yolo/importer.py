@@ -1,8 +1,8 @@
 """Read a YOLO segmentation dataset (ultralytics layout) into label masks.
 
 Each ``labels/**/<stem>.txt`` line ``<class index> x1 y1 ... xn yn`` (normalised) is scaled by its image's
-width/height (EXIF-rotated, read from ``images/**/<stem>.*`` or from ``sizes``) and rasterised in the edge
-frame with pixel-centre sampling (pycocotools, even-odd: zero-width cuts and holes come back exactly).
+width/height (EXIF-rotated, read from ``images/**/<stem>.*`` or from ``sizes``) and rasterised as ultralytics
+does (``cv2.fillPoly`` of the int32 pixel coordinates, outline painted; see :func:`rasterise_fillpoly`).
 Detection lines (``class cx cy w h``) are not masks: skipped and counted.
 """
 
@@ -26,7 +26,7 @@ from symnet_core.io.interop import (
     paint,
     read_foreign_bytes,
 )
-from symnet_core.io.polygons import rasterise_edge_rings
+from symnet_core.io.polygons import rasterise_fillpoly
 from symnet_core.io.yolo.export import DATA_YAML
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def _parse(text: str, n_classes: int, w: int, h: int, where: str) -> tuple[list[
         if not np.isfinite(coords).all() or coords.min() < -1 or coords.max() > MAX_COORD_NORMALISED:
             raise ForeignFileError(f"{lw}: coordinates must be finite and normalised (0..1)")
         ring = coords.reshape(-1, 2) * (w, h)
-        items.append((rasterise_edge_rings([ring], h, w), cls + 1))
+        items.append((rasterise_fillpoly([ring], h, w), cls + 1))
     return items, boxes
 
 
