@@ -97,6 +97,8 @@ def _export_instances(args: argparse.Namespace, project, which: str, cats, out: 
     options = InstanceExportOptions(per_component=not args.per_image, min_area=args.min_area,
                                     copy_images=not args.no_copy_images)
     extra = {"split": YoloSplit(args.val_fraction, args.seed)} if args.format == "yolo" else {}
+    if args.format == "yolo" and args.per_image:
+        print("note: --per-image does not apply to YOLO: every line is one connected object")  # noqa: T201
     try:
         stats = write_format(args.format, out, iter_project_images(project, which, warnings), cats,
                              options=options, images_root=project.images_root, **extra)

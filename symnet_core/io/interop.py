@@ -189,15 +189,30 @@ def finite_number(value: Any, where: str) -> float:
     return v
 
 
+MAX_IMAGE_PIXELS = 1 << 28
+"""Largest width*height an imported annotation may declare (a mask that size is 256 MiB)."""
+
+
 def image_dims(width: Any, height: Any, where: str) -> tuple[int, int]:
-    """``(width, height)`` as positive ints below 2**16 each, else ForeignFileError."""
+    """``(width, height)`` as positive ints below 2**16 each (and width*height <= 2**28), else ForeignFileError."""
     out = []
     for name, v in (("width", width), ("height", height)):
         f = finite_number(v, f"{where}: {name}")
         if f != int(f) or not 1 <= f <= 65535:
             raise ForeignFileError(f"{where}: {name} must be an integer in 1..65535, got {v!r}")
         out.append(int(f))
+    if out[0] * out[1] > MAX_IMAGE_PIXELS:
+        raise ForeignFileError(f"{where}: {out[0]}x{out[1]} is more than {MAX_IMAGE_PIXELS} pixels")
     return out[0], out[1]
+
+
+def check_inside(points: np.ndarray, w: int, h: int, where: str, margin: float = 2.0) -> np.ndarray:
+    """ForeignFileError unless every ``(x, y)`` lies within ``[-margin, w + margin] x [-margin, h + margin]``
+    (bounds the rasterising work: edge lengths cannot exceed the image)."""
+    if points.size and (points[:, 0].min() < -margin or points[:, 0].max() > w + margin
+                        or points[:, 1].min() < -margin or points[:, 1].max() > h + margin):
+        raise ForeignFileError(f"{where}: points lie outside the {w}x{h} image")
+    return points
 
 
 def categories_from_names(names: Iterable[str]) -> list[ExportCategory]:

@@ -127,6 +127,7 @@ def _yolo_dataset(root: Path, line: str) -> Path:
 @pytest.mark.parametrize(("line", "message"), [
     ("0 0.1 0.1 nan 0.2 0.3 0.3\n", "finite"),
     ("0 0.1 0.1 1e300 0.2 0.3 0.3\n", "finite"),
+    ("0 0.1 0.1 1.5 0.2 0.3 0.3\n", "normalised"),
     ("3 0.1 0.1 0.5 0.2 0.3 0.3\n", "class index 3"),
     ("0 0.1 0.1 0.5\n0 0.1\n", "even number"),
     ("zero 0.1 0.1 0.5 0.2 0.3 0.3\n", "numbers"),
@@ -145,6 +146,9 @@ def test_malformed_yolo_lines_name_the_file(tmp_path, line, message):
      "</annotations>", "finite"),
     ("<annotations><image name='a.jpg' width='4' height='4'><polygon label='a' points='0,0;1e30,1;2,2'/></image>"
      "</annotations>", "range"),
+    ("<annotations><image name='a.jpg' width='4' height='4'><polygon label='a' points='0,0;90,1;2,2'/></image>"
+     "</annotations>", "outside the 4x4 image"),
+    ("<annotations><image name='a.jpg' width='65535' height='65535'/></annotations>", "pixels"),
     ("<annotations><image name='a.jpg' width='4' height='4'><mask label='a' rle='1, 2' left='0' top='0' width='2' "
      "height='2'/></image></annotations>", "summing"),
     ("<annotations><image name='a.jpg' width='4' height='4'><mask label='a' rle='0, 4' left='3' top='3' width='2' "
@@ -170,6 +174,8 @@ def test_malformed_cvat_files_name_the_file(tmp_path, content, message):
      '"imageWidth": 4, "imageHeight": 4}', "base64"),
     ('{"shapes": [{"label": "a", "points": [[0, 0]]}], "imageWidth": 4, "imageHeight": 4}', "3 points"),
     ('{"shapes": [], "imageWidth": 4}', "height"),
+    ('{"shapes": [{"label": "a", "points": [[0, 0], [90, 1], [2, 2]]}], "imageWidth": 4, "imageHeight": 4}',
+     "outside"),
 ])
 def test_malformed_labelme_files_name_the_file(tmp_path, doc, message):
     f = tmp_path / "x.json"

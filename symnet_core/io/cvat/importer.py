@@ -19,6 +19,7 @@ from symnet_core.io.common import ExportCategory, check_relative_posix
 from symnet_core.io.interop import (
     ForeignFileError,
     categories_from_names,
+    check_inside,
     finite_number,
     image_dims,
     label_dtype,
@@ -110,7 +111,8 @@ def import_cvat(path: str | os.PathLike[str]) -> tuple[list[ExportCategory], dic
                 try:
                     pairs = [xy for xy in (shape.get("points") or "").split(";") if xy.strip()]
                     pts = [[finite_number(v, swhere) for v in xy.split(",")] for xy in pairs]
-                    arr = check_points(np.array(pts, dtype=np.float64).reshape(-1, 2), swhere)
+                    arr = check_inside(check_points(np.array(pts, dtype=np.float64).reshape(-1, 2), swhere), w, h,
+                                       swhere)
                 except ValueError as e:
                     raise ForeignFileError(f"{swhere}: bad points ({e})") from e
                 if len(arr) < 3:

@@ -25,6 +25,7 @@ from symnet_core.io.common import ExportCategory
 from symnet_core.io.interop import (
     ForeignFileError,
     categories_from_names,
+    check_inside,
     image_dims,
     label_dtype,
     read_foreign_json,
@@ -62,6 +63,8 @@ def _shape_mask(shape: dict[str, Any], h: int, w: int, where: str) -> np.ndarray
         pts = check_points(np.array(shape.get("points"), dtype=np.float64).reshape(-1, 2), where)
     except (TypeError, ValueError) as e:
         raise ForeignFileError(f"{where}: points must be a list of finite [x, y] pairs ({e})") from e
+    margin = 2.0 if kind != "circle" else float(max(w, h))
+    check_inside(pts, w, h, where, margin)
     if kind == "polygon":
         if len(pts) < 3:
             raise ForeignFileError(f"{where}: a polygon needs at least 3 points")

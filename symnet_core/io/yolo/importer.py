@@ -31,8 +31,8 @@ from symnet_core.io.yolo.export import DATA_YAML
 
 logger = logging.getLogger(__name__)
 
-MAX_COORD_NORMALISED = 2.0
-"""Normalised coordinates beyond [-1, 2] are an error (slightly outside [0, 1] is clipped by rasterising)."""
+NORMALISED_MARGIN = 0.01
+"""Normalised coordinates outside [-0.01, 1.01] are an error (ultralytics' own check)."""
 
 
 def _names(root: Path) -> list[str]:
@@ -84,7 +84,8 @@ def _parse(text: str, n_classes: int, w: int, h: int, where: str) -> tuple[list[
             continue
         if len(coords) < 6 or len(coords) % 2:
             raise ForeignFileError(f"{lw}: a polygon needs an even number (>= 6) of coordinates, got {len(coords)}")
-        if not np.isfinite(coords).all() or coords.min() < -1 or coords.max() > MAX_COORD_NORMALISED:
+        if (not np.isfinite(coords).all() or coords.min() < -NORMALISED_MARGIN
+                or coords.max() > 1 + NORMALISED_MARGIN):
             raise ForeignFileError(f"{lw}: coordinates must be finite and normalised (0..1)")
         ring = coords.reshape(-1, 2) * (w, h)
         items.append((rasterise_fillpoly([ring], h, w), cls + 1))
