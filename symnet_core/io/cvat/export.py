@@ -132,9 +132,9 @@ def build_cvat_xml(
     return data + b"\n", stats
 
 
-def _remember(images: Iterable[ExportImage], names: list[str]) -> Iterable[ExportImage]:
+def _remember(images: Iterable[ExportImage], names: list[str], only_labelled: bool) -> Iterable[ExportImage]:
     for img in images:
-        if img.label_mask is not None:
+        if img.label_mask is not None or not only_labelled:
             names.append(img.file_name)
         yield img
 
@@ -152,7 +152,7 @@ def write_cvat(
     (the layout of CVAT's "export with images", which Datumaro expects)."""
     options = options or InstanceExportOptions()
     written: list[str] = []
-    data, stats = build_cvat_xml(_remember(images, written), categories, options=options)
+    data, stats = build_cvat_xml(_remember(images, written, options.only_labelled), categories, options=options)
     if options.copy_images and images_root is not None:
         for name in written:
             copy_image(images_root, name, Path(out_dir) / "images" / name, stats)

@@ -126,13 +126,13 @@ def write_yolo(
         atomic_write_bytes(label_path, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
         if options.copy_images:
             copy_image(images_root, img.file_name, out / "images" / rel, stats)
-    if "val" in subsets:
-        train, val = "images/train", "images/val"
-    elif subsets == {"train"}:
-        logger.warning("YOLO export: no image fell into the val split; val uses the train images")
-        train = val = "images/train"
-    else:
+    if split.val_fraction <= 0:
         train = val = "images"
+    else:
+        train = "images/train" if "train" in subsets else "images/val"
+        val = "images/val" if "val" in subsets else "images/train"
+        if subsets != {"train", "val"}:
+            logger.warning("YOLO export: one split is empty; data.yaml points train and val at the same images")
     data = {"train": train, "val": val, "nc": len(cats), "names": {i: c.name for i, c in enumerate(cats)}}
     text = "# symnet-annotate YOLO segmentation export; paths are relative to this file\n"
     text += yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
