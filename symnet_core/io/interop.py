@@ -259,13 +259,27 @@ def match_keys(imported: Iterable[str], project_keys: Iterable[str]) -> dict[str
     return out
 
 
-def paint(shape: tuple[int, int], dtype: np.dtype, items: list[tuple[np.ndarray, int]]) -> np.ndarray:
-    """Paint ``(bool HxW, class id)`` objects, largest first, so where they overlap the smaller one wins
-    (the rule of :func:`~symnet_core.io.import_coco`)."""
+def crop_to_content(mask: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``(crop, x0, y0)``: the bounding box of a bool ``HxW`` mask's set pixels (an empty 0x0 crop if none).
+    Importers keep crops, not full frames, so a file with many objects does not hold many full masks."""
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if not len(ys):
+        return np.zeros((0, 0), bool), 0, 0
+    return mask[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1].copy(), int(xs[0]), int(ys[0])
+
+
+Piece = tuple[np.ndarray, int, int, int]
+"""``(bool crop, x0, y0, class id)``: one imported object placed at ``(x0, y0)`` in the image."""
+
+
+def paint(shape: tuple[int, int], dtype: np.dtype, items: list[Piece]) -> np.ndarray:
+    """Paint objects, largest first, so where they overlap the smaller one wins (the rule of
+    :func:`~symnet_core.io.import_coco`); equal areas: the later one wins."""
     out = np.zeros(shape, dtype=dtype)
-    areas = [int(m.sum()) for m, _ in items]
+    areas = [int(m.sum()) for m, *_ in items]
     for i in sorted(range(len(items)), key=lambda i: -areas[i]):
-        m, cid = items[i]
-        out[m] = cid
+        m, x0, y0, cid = items[i]
+        region = out[y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]]
+        region[m] = cid
     return out
 

@@ -20,6 +20,7 @@ from symnet_core.io.interop import (
     ForeignFileError,
     categories_from_names,
     check_inside,
+    crop_to_content,
     finite_number,
     image_dims,
     label_dtype,
@@ -95,7 +96,7 @@ def import_cvat(path: str | os.PathLike[str]) -> tuple[list[ExportCategory], dic
         if name in masks:
             raise ForeignFileError(f"{where} is listed twice")
         w, h = image_dims(img.get("width"), img.get("height"), where)
-        items: list[tuple[int, int, np.ndarray, int]] = []  # (z, -area, mask, class)
+        items: list[tuple[int, int, np.ndarray, int, int, int]] = []  # (z, -area, crop, x0, y0, class)
         for k, shape in enumerate(img):
             swhere = f"{where}, <{shape.tag}> #{k}"
             if shape.tag in _NON_MASK:
@@ -118,19 +119,18 @@ def import_cvat(path: str | os.PathLike[str]) -> tuple[list[ExportCategory], dic
                 if len(arr) < 3:
                     logger.warning("%s: polygon with fewer than 3 points dropped", swhere)
                     continue
-                m = rasterise_edge_rings([arr], h, w)
+                m, x0, y0 = crop_to_content(rasterise_edge_rings([arr], h, w))
             else:
                 left, top = (int(finite_number(shape.get(a), f"{swhere}: {a}")) for a in ("left", "top"))
                 mw, mh = image_dims(shape.get("width"), shape.get("height"), swhere)
                 if left < 0 or top < 0 or left + mw > w or top + mh > h:
                     raise ForeignFileError(f"{swhere}: mask box {mw}x{mh} at ({left}, {top}) is outside the "
                                            f"{w}x{h} image")
-                m = np.zeros((h, w), bool)
-                m[top : top + mh, left : left + mw] = decode_cvat_rle(shape.get("rle") or "", mw, mh, swhere)
-            items.append((z, -int(m.sum()), m, ids[label]))
+                m, x0, y0 = decode_cvat_rle(shape.get("rle") or "", mw, mh, swhere), left, top
+            items.append((z, -int(m.sum()), m, x0, y0, ids[label]))
         out = np.zeros((h, w), dtype)
-        for _z, _a, m, cid in sorted(items, key=lambda t: (t[0], t[1])):
-            out[m] = cid
+        for _z, _a, m, x0, y0, cid in sorted(items, key=lambda t: (t[0], t[1])):
+            out[y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]][m] = cid
         masks[name] = out
     if skipped:
         logger.warning("%s: shapes that are not masks were skipped: %s", p, dict(skipped))

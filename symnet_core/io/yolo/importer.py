@@ -20,6 +20,7 @@ from symnet_core.io.common import ExportCategory
 from symnet_core.io.images import list_images, read_image_size
 from symnet_core.io.interop import (
     ForeignFileError,
+    Piece,
     categories_from_names,
     label_dtype,
     match_keys,
@@ -63,9 +64,9 @@ def _names(root: Path) -> list[str]:
     raise ForeignFileError(f"{path}: no 'names' list or mapping")
 
 
-def _parse(text: str, n_classes: int, w: int, h: int, where: str) -> tuple[list[tuple[np.ndarray, int]], int]:
-    """``([(bool mask, class index)], detection lines skipped)``; ForeignFileError on bad lines."""
-    items: list[tuple[np.ndarray, int]] = []
+def _parse(text: str, n_classes: int, w: int, h: int, where: str) -> tuple[list[Piece], int]:
+    """``([(bool crop, x0, y0, class id)], detection lines skipped)``; ForeignFileError on bad lines."""
+    items: list[Piece] = []
     boxes = 0
     for ln, line in enumerate(text.splitlines(), start=1):
         parts = line.split()
@@ -88,7 +89,14 @@ def _parse(text: str, n_classes: int, w: int, h: int, where: str) -> tuple[list[
                 or coords.max() > 1 + NORMALISED_MARGIN):
             raise ForeignFileError(f"{lw}: coordinates must be finite and normalised (0..1)")
         ring = coords.reshape(-1, 2) * (w, h)
-        items.append((rasterise_fillpoly([ring], h, w), cls + 1))
+        x0 = max(0, int(np.floor(ring[:, 0].min())) - 1)
+        y0 = max(0, int(np.floor(ring[:, 1].min())) - 1)
+        x1 = min(w, int(np.ceil(ring[:, 0].max())) + 2)
+        y1 = min(h, int(np.ceil(ring[:, 1].max())) + 2)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        crop = rasterise_fillpoly([ring - (x0, y0)], y1 - y0, x1 - x0)
+        items.append((crop, x0, y0, cls + 1))
     return items, boxes
 
 
