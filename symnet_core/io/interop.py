@@ -70,7 +70,6 @@ class FormatExportStats:
     raster_objects: int = 0
     holes_kept_as_mask: int = 0
     holes_bridged: int = 0
-    holes_filled: int = 0
     components_below_min_area: int = 0
     images_copied: int = 0
     files: list[str] = field(default_factory=list)
@@ -89,8 +88,6 @@ class FormatExportStats:
             s += f"; {self.holes_kept_as_mask} objects with holes written as masks"
         if self.holes_bridged:
             s += f"; {self.holes_bridged} objects with holes written as one ring with zero-width cuts"
-        if self.holes_filled:
-            s += f"; WARNING {self.holes_filled} objects had holes that this format cannot hold: holes filled"
         if self.components_below_min_area:
             s += f"; {self.components_below_min_area} components below min_area dropped"
         if self.images_copied:
@@ -139,16 +136,6 @@ def copy_image(
     shutil.copyfile(src, tmp)
     os.replace(tmp, dest)
     stats.add("images_copied")
-
-
-def unique_stems(file_names: Iterable[str], what: str) -> None:
-    """ValueError if two images would share a label file (same path without extension, case-insensitively)."""
-    seen: dict[str, str] = {}
-    for fn in file_names:
-        key = str(PurePosixPath(fn).with_suffix("")).casefold()
-        if key in seen:
-            raise ValueError(f"{seen[key]!r} and {fn!r} would share one {what} file; rename one of them")
-        seen[key] = fn
 
 
 def read_foreign_bytes(path: str | os.PathLike[str]) -> bytes:

@@ -16,7 +16,6 @@ Rings are ``(N, 2)`` ``float64`` arrays of ``(x, y)`` in pixels of the full imag
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -273,10 +272,3 @@ def rasterise_centre_polygon(points: np.ndarray, h: int, w: int) -> np.ndarray:
     ImageDraw.Draw(img).polygon(xy, outline=1, fill=1)
     return np.array(img, dtype=bool)
 
-
-def ring_is_degenerate(ring: np.ndarray) -> bool:
-    """Fewer than 3 points or zero area (shoelace)."""
-    if len(ring) < 3:
-        return True
-    x, y = ring[:, 0], ring[:, 1]
-    return math.isclose(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))), 0.0, abs_tol=1e-12)
