@@ -131,7 +131,7 @@ class ExportDialog(QDialog):
 
     @Slot()
     def _sync_instance_options(self) -> None:
-        """"One annotation per object / per class" applies to COCO, YOLO, VOC, labelme and CVAT."""
+        """The per-object / per-class choice applies to COCO, Pascal VOC, labelme and CVAT (YOLO: per object)."""
         on = self.coco_check.isChecked() or any(c.isChecked() for c in self.format_checks.values())
         self.comp_radio.setEnabled(on)
         self.class_radio.setEnabled(on)
