@@ -29,7 +29,8 @@ def source(tmp_path_factory) -> Path:
 def test_export_then_import_into_a_fresh_project(fmt, source, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["export", "--project", str(source), "--format", fmt, "--out", str(out), "--only-accepted"]) == 0
-    assert "7 images (1 without objects)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "7 images (1 without objects)" in printed and "7/7 images identical" in printed
     dst = tmp_path / "dst"
     shutil.copytree(source, dst, ignore=shutil.ignore_patterns(".symnet"))
     with Project.create(dst, classes=["other", "dog"]) as project:  # existing names are reused, by name
