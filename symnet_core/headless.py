@@ -108,7 +108,7 @@ def _load(args: argparse.Namespace, project_settings: dict | None = None):
     try:
         loaded = load_predictor(
             ckpt, device=args.device, threshold=args.threshold, meta_only=args.meta_only,
-            word2vec=args.word2vec, allow_download=args.allow_download,
+            word2vec=args.word2vec, allow_download=args.allow_download, resize=args.resize,
         )
     except (CheckpointError, TextEncoderUnavailable, ValueError) as exc:
         raise UsageError(str(exc)) from exc
@@ -414,6 +414,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--meta-only", action="store_true", help="ignore the base learner (for base classes, spec §7)")
     p.add_argument("--word2vec", help="the authors' word2vec_<dataset>.pkl for their checkpoints")
     p.add_argument("--allow-download", action="store_true", help="allow downloading CLIP text weights")
+    p.add_argument("--resize", choices=("fit", "shrink-only"), default=None,
+                   help="letterbox resize: fit = the authors' evaluation (every image's longer side scaled to "
+                        "the model input; default for their checkpoints), shrink-only = never enlarge small "
+                        "images (default: what the checkpoint was evaluated with; see docs/inference.md)")
     p.add_argument("--max-side", type=int, default=1024, help="decode images with their long side ≤ this")
     p.add_argument("--batch-size", type=int, default=1,
                    help="images per forward pass (worth it on a GPU); results are still saved one by one")

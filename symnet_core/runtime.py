@@ -40,7 +40,7 @@ class LoadedPredictor:
         return type(p)(
             model, p.device, text_embedder=p.text_embedder, threshold=p.threshold,  # type: ignore[attr-defined]
             use_base_learner=p.use_base_learner, precision=p.precision,  # type: ignore[attr-defined]
-            upscale_small=p.upscale_small, model_id=p.model_id,  # type: ignore[attr-defined]
+            resize=p.resize, model_id=p.model_id,  # type: ignore[attr-defined]
         )
 
 
@@ -100,8 +100,12 @@ def load_predictor(
     word2vec: str | os.PathLike[str] | None = None,
     allow_download: bool = False,
     precision: str = "fp32",
+    resize: str | None = None,
 ) -> LoadedPredictor:
     """Load ``checkpoint`` and wrap it in a :class:`Predictor` with the right text embedder.
+
+    ``resize``: ``"fit"`` / ``"shrink-only"``, or ``None`` for the checkpoint's own evaluation
+    resize (:func:`symnet_core.transforms.resize_mode_for`: ``"fit"`` for the authors' files).
 
     Raises :class:`symnet_core.checkpoints.CheckpointError` for unusable files and
     :class:`symnet_core.text_embeddings.TextEncoderUnavailable` when CLIP weights are missing.
@@ -119,7 +123,7 @@ def load_predictor(
     )
     predictor = Predictor(
         model, dev, text_embedder=embedder, threshold=threshold, use_base_learner=not meta_only,
-        precision=precision, model_id=checkpoint_id(checkpoint),
+        precision=precision, resize=resize, model_id=checkpoint_id(checkpoint),
     )
     for w in warnings:
         log.warning("%s: %s", checkpoint, w)

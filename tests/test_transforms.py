@@ -14,8 +14,8 @@ from symnet_core.transforms import Letterbox, image_to_model, mask_to_model, mod
     [
         (375, 500, (352, 472)),  # landscape VOC image: longer side 473 → 472, other int(375·473/500)=354 → 352
         (500, 375, (472, 352)),
-        (473, 473, (473, 473)),  # not larger than S: kept as is (authors' behaviour)
-        (100, 60, (100, 60)),
+        (473, 473, (472, 472)),  # longer side S is still rounded down to a multiple of 8
+        (100, 60, (472, 280)),  # small images are enlarged (resized_val: True)
         (4000, 6000, (312, 472)),
         (900, 900, (472, 472)),
     ],
@@ -25,9 +25,9 @@ def test_letterbox_sizes(h, w, expected):
     assert (box.new_h, box.new_w) == expected
 
 
-def test_upscale_small_option():
-    box = Letterbox.fit(100, 60, 473, upscale_small=True)
-    assert (box.new_h, box.new_w) == (472, 280)
+def test_shrink_only_option():
+    box = Letterbox.fit(100, 60, 473, "shrink-only")
+    assert (box.new_h, box.new_w) == (100, 60)
 
 
 def test_image_and_mask_canvas_values():

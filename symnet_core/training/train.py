@@ -52,6 +52,7 @@ from symnet_core.training.datasets import EpisodeSplit, build_data, sample_episo
 from symnet_core.training.evaluate import evaluate_base, evaluate_episodes
 from symnet_core.training.losses import segmentation_ce, symnet_loss
 from symnet_core.training.text import ClassTextTable, build_embedder, text_encoder_metadata
+from symnet_core.transforms import SHRINK_ONLY
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +401,7 @@ def _run(
                         f"width {model_cfg.backbone_width}",
             "shots": model_cfg.shots, "image_size": model_cfg.image_size, "data": data.description,
             "novel_classes": [data.class_names[c] for c in data.novel_classes],
+            "resize_mode": SHRINK_ONLY,  # the letterbox of validation (letterbox_sample)
             "git_commit": _git_commit(), "torch_version": torch.__version__, **extra,
         }  # fmt: skip
         save_checkpoint(model, path, dataset=data.kind, text_encoder=text_meta, base_classes=data.base_class_names,
