@@ -14,7 +14,7 @@ Three measurements, each in a fresh process (``--section NAME`` runs one in this
 
 ``stall`` — longest GUI event-loop stall during a propagation
     The ``--demo`` flow with a demo folder of 3 painted supports + ``--images`` unlabelled images:
-    the window opens it (``MainWindow.start_demo``), loads ``resources/demo/demo_model.pth``, shows
+    the window opens it (``MainWindow.start_demo``), loads ``symnet_core/assets/demo/demo_model.pth``, shows
     the first unlabelled image, then ``Model ▸ Propagate`` is triggered (the ``QAction`` behind the
     menu, the toolbar button and Ctrl+R). A ``--beat-ms`` (5 ms) precise ``QTimer`` on the GUI thread
     records its ticks; a *gap* is the time between two ticks (the beat when idle), counted from the
@@ -152,7 +152,9 @@ def _launch_once(app_args: list[str], home: Path, report: Path, timeout_s: float
 
 
 def section_launch(args: argparse.Namespace) -> dict[str, Any]:
-    checkpoint = REPO / "resources" / "demo" / "demo_model.pth"
+    from symnet_core.assets import demo_model_path
+
+    checkpoint = demo_model_path()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="symnet-bench-launch-") as tmp:
         folder = make_jpeg_folder(Path(tmp) / "images", args.folder_images)
@@ -242,7 +244,7 @@ def _pump(app: Any, seconds: float) -> None:
 
 def _window(app: Any, home: Path) -> Any:
     from symnet_gui.main_window import MainWindow
-    from symnet_gui.settings import AppSettings
+    from symnet_gui.platform.settings import AppSettings
 
     window = MainWindow(AppSettings(path=home / "settings.yaml"))
     window.resize(1440, 900)
@@ -286,8 +288,8 @@ def section_stall(args: argparse.Namespace) -> dict[str, Any]:
     home = _isolated_home()
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    from symnet_core.synthetic import make_demo_folder
-    from symnet_gui.paths import data_dir
+    from symnet_core.training.synthetic.generator import make_demo_folder
+    from symnet_gui.platform.paths import data_dir
     from symnet_gui.services.inference_service import ModelState
 
     t = time.perf_counter()

@@ -1,7 +1,7 @@
 """Benchmark: end-to-end headless propagation of a folder (decode + model + postprocess + save).
 
 Creates N real JPEG files (640×480 synthetic scenes) in a temporary folder, makes a project
-with one painted support, then runs :func:`symnet_core.propagation.propagate_project` in a fresh
+with one painted support, then runs :func:`symnet_core.workflows.propagation.propagate_project` in a fresh
 subprocess and reports, as JSON:
 
 * ``images_per_s`` over the whole run, and ``per_image_ms`` by stage;
@@ -16,7 +16,7 @@ subprocess and reports, as JSON:
 
 Usage::
 
-    python bench/bench_propagation.py --n 1000 --checkpoint resources/demo/demo_model.pth
+    python bench/bench_propagation.py --n 1000 --checkpoint symnet_core/assets/demo/demo_model.pth
     python bench/bench_propagation.py --n 200 --random-r50   # full-size ResNet-50 at 473, seeded weights
 
 ``--threads`` sets torch's intra-op threads (default 2 = the whole machine here); ``--batch-size``
@@ -39,17 +39,17 @@ import numpy as np, torch
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args["threads"])
 from symnet_core.project import Project
-from symnet_core.propagation import propagate_project
-from symnet_core.predictor import Predictor
+from symnet_core.workflows.propagation import propagate_project
+from symnet_core.inference.predictor import Predictor
 
 if args["random_r50"]:
     from symnet_core import SymNet, SymNetConfig
-    from symnet_core.random_weights import seeded_state_dict
+    from symnet_core.model.seeded_weights import seeded_state_dict
     model = SymNet(SymNetConfig()); model.load_state_dict(seeded_state_dict(model.state_dict(), 0)); model.eval()
     torch.set_flush_denormal(True)
     make = lambda: Predictor(model, "cpu")
 else:
-    from symnet_core.runtime import load_predictor
+    from symnet_core.inference.loading import load_predictor
     loaded = load_predictor(args["checkpoint"], device="cpu")
     make = loaded.new_predictor
 
@@ -135,8 +135,8 @@ def main() -> int:
     import cv2
     import numpy as np
 
+    from symnet_core.inference.loading import default_checkpoint
     from symnet_core.project import Project
-    from symnet_core.runtime import default_checkpoint
 
     ckpt = args.checkpoint or default_checkpoint()
     if not args.random_r50 and not ckpt:

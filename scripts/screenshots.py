@@ -10,7 +10,7 @@ offscreen platform instead. The scenario: open a generated demo folder, paint a 
 the brush, propagate, review one image, the review grid sorted by confidence, the uncertainty
 overlay, an export with its validation report, the shortcut list.
 
-The model is ``--checkpoint``, else the bundled demo model (``resources/demo/demo_model.pth``)
+The model is ``--checkpoint``, else the bundled demo model (``symnet_core/assets/demo/demo_model.pth``)
 when it exists, else a clearly labelled *stand-in* (colour similarity to the supports) so the
 UI can be shown before a trained model is available.
 """
@@ -64,7 +64,7 @@ class StandInPredictor:
     def predict(self, image: np.ndarray, *, cancel: object = None) -> object:
         import cv2
 
-        from symnet_core.types import Prediction
+        from symnet_core.inference.types import Prediction
 
         time.sleep(self.delay)
         assert self._mean is not None
@@ -104,13 +104,13 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from symnet_core.synthetic import make_demo_folder
+    from symnet_core.training.synthetic.generator import make_demo_folder
     from symnet_gui.app import create_app
     from symnet_gui.main_window import MainWindow
+    from symnet_gui.platform.settings import AppSettings
     from symnet_gui.services.backend import FactoryBackend
     from symnet_gui.services.inference_service import InferenceService
     from symnet_gui.services.types import ModelInfo
-    from symnet_gui.settings import AppSettings
     from symnet_gui.widgets.help_dialog import HelpDialog
 
     out = Path(args.out)
@@ -134,13 +134,15 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         widget.grab().save(str(path))  # type: ignore[attr-defined]
         log.info("wrote %s", path)
 
-    checkpoint = args.checkpoint or str(REPO / "resources" / "demo" / "demo_model.pth")
+    from symnet_core.assets import demo_model_path
+
+    checkpoint = args.checkpoint or str(demo_model_path())
     real = Path(checkpoint).is_file()
     backend = None
     if not real:
         backend = FactoryBackend(lambda t, b: StandInPredictor(t, 0.12), ModelInfo(
             "stand-in", "STAND-IN model for screenshots (colour similarity, not Sym-Net)", "cpu",
-            "none", ("No trained demo model in resources/demo/ yet: predictions come from a stand-in.",)))
+            "none", ("No trained demo model in symnet_core/assets/demo/ yet: predictions come from a stand-in.",)))
         log.warning("no checkpoint: using the stand-in predictor")
     folder = work / "demo-folder"
     manifest = make_demo_folder(folder, n_images=args.images)

@@ -12,24 +12,24 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "SymNet": "symnet_core.modeling.symnet",
-    "SymNetOutput": "symnet_core.modeling.symnet",
-    "SymNetConfig": "symnet_core.config",
-    "load_checkpoint": "symnet_core.checkpoints",
-    "save_checkpoint": "symnet_core.checkpoints",
-    "CheckpointError": "symnet_core.checkpoints",
-    "Predictor": "symnet_core.predictor",
-    "Prediction": "symnet_core.types",
+    "SymNet": "symnet_core.model.symnet",
+    "SymNetOutput": "symnet_core.model.symnet",
+    "SymNetConfig": "symnet_core.model.config",
+    "load_checkpoint": "symnet_core.model.checkpoints",
+    "save_checkpoint": "symnet_core.model.checkpoints",
+    "CheckpointError": "symnet_core.model.checkpoints",
+    "Predictor": "symnet_core.inference.predictor",
+    "Prediction": "symnet_core.inference.types",
     "resolve_device": "symnet_core.device",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from symnet_core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-    from symnet_core.config import SymNetConfig
     from symnet_core.device import resolve_device
-    from symnet_core.modeling.symnet import SymNet, SymNetOutput
-    from symnet_core.predictor import Predictor
-    from symnet_core.types import Prediction
+    from symnet_core.inference.predictor import Predictor
+    from symnet_core.inference.types import Prediction
+    from symnet_core.model.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+    from symnet_core.model.config import SymNetConfig
+    from symnet_core.model.symnet import SymNet, SymNetOutput
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,7 @@
 """Entry point: ``python -m symnet_gui [FOLDER] [--demo] [--checkpoint FILE] [--device DEV]``.
 
 Headless subcommands (``propagate``, ``adapt``, ``export``, ``validate``, ``import``) are handed to
-``symnet_core.headless.main(argv)`` without importing Qt, so they run on servers without a
+``symnet_core.cli.annotate.main(argv)`` without importing Qt, so they run on servers without a
 display. Anything else opens the window (Qt is imported only then; torch only later, on the
 inference worker thread).
 """
@@ -34,7 +34,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def _headless(argv: list[str]) -> int:
     try:
-        from symnet_core.headless import main as headless_main
+        from symnet_core.cli.annotate import main as headless_main
     except ImportError as exc:
         sys.stderr.write(f"symnet-annotate {argv[0]}: the headless commands are not available in this build "
                          f"({exc}).\n")
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] in HEADLESS_COMMANDS:
         return _headless(args_list)
     args = parse_args(args_list)
-    from symnet_gui.logging_setup import configure_logging
+    from symnet_gui.platform.logging_setup import configure_logging
 
     configure_logging(args.verbose)
     logging.getLogger(__name__).info("starting symnet-annotate %s", " ".join(args_list))

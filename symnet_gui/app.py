@@ -23,10 +23,10 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from symnet_gui.logging_setup import install_excepthooks
 from symnet_gui.main_window import MainWindow
-from symnet_gui.settings import AppSettings
-from symnet_gui.style import apply_theme
+from symnet_gui.platform.logging_setup import install_excepthooks
+from symnet_gui.platform.settings import AppSettings
+from symnet_gui.platform.style import apply_theme
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """``MainWindow``: assembles the document, the inference service, the canvas and the panels.
 
-It owns no annotation logic: editing lives in :mod:`symnet_gui.document` and the canvas tools,
-review in :mod:`symnet_gui.review`, propagation in the propagation panel, inference in
-:mod:`symnet_gui.services`. Commands and shortcuts come from :mod:`symnet_gui.actions`.
+It owns no annotation logic: editing lives in :mod:`symnet_gui.document.document` and the canvas tools,
+review in :mod:`symnet_gui.document.review`, propagation in the propagation panel, inference in
+:mod:`symnet_gui.services`. Commands and shortcuts come from :mod:`symnet_gui.actions.table`.
 """
 
 from __future__ import annotations
@@ -25,16 +25,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from symnet_gui.actions import build_actions, build_menus
+from symnet_core.assets import demo_model_path
+from symnet_gui.actions.table import build_actions, build_menus
+from symnet_gui.canvas.uncertainty import UncertaintyController
 from symnet_gui.canvas.view import CanvasView
-from symnet_gui.demo import seed_demo_project
-from symnet_gui.document import AnnotationDocument
-from symnet_gui.paths import config_dir, data_dir, log_file, resources_dir
-from symnet_gui.review import ReviewController
+from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.document.review import ReviewController
+from symnet_gui.platform.paths import config_dir, data_dir, log_file
+from symnet_gui.platform.settings import AppSettings
+from symnet_gui.services.demo import seed_demo_project
 from symnet_gui.services.inference_service import InferenceService
 from symnet_gui.services.types import ModelSpec, ServiceError
-from symnet_gui.settings import AppSettings
-from symnet_gui.uncertainty import UncertaintyController
 from symnet_gui.widgets.adaptation_panel import AdaptationPanel
 from symnet_gui.widgets.class_panel import ClassPanel
 from symnet_gui.widgets.export_dialog import ExportDialog
@@ -269,7 +270,7 @@ class MainWindow(QMainWindow):
         self.notes.error(error.message, error.hint, "Open checkpoint…", self.open_checkpoint_dialog)
 
     def start_demo(self) -> None:
-        model = resources_dir() / "demo" / "demo_model.pth"  # = symnet_core.runtime.default_checkpoint()
+        model = demo_model_path()
         self.notes.info("Preparing the demo folder…")
         self.service.prepare_demo(str(data_dir() / "demo"), str(model))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from symnet_core.config import SymNetConfig
-from symnet_core.modeling.symnet import SymNet
-from symnet_core.random_weights import seeded_state_dict
+from symnet_core.model.config import SymNetConfig
+from symnet_core.model.seeded_weights import seeded_state_dict
+from symnet_core.model.symnet import SymNet
 
 #: A narrow ResNet-50 at a 129 px input: 17×17 feature grid, pyramid (17, 8, 4, 2).
 TINY = {"backbone_width": 8, "reduce_dim": 16, "image_size": 129, "num_base_outputs": 4, "text_dim": 12}

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from symnet_core.imageio import LoadedImage, read_image, read_image_size
+from symnet_core.io.images import LoadedImage, read_image, read_image_size
 from symnet_core.project.errors import ProjectWriteError
 from symnet_core.project.schema import ProjectState, normalize_key
 
@@ -78,7 +78,7 @@ class ImageAccessMixin:
         return n
 
     def read_image(self: Project, key: str, max_side: int | None = None) -> LoadedImage:
-        """Decode an image for display or the model (:func:`symnet_core.imageio.read_image`).
+        """Decode an image for display or the model (:func:`symnet_core.io.images.read_image`).
 
         Raises:
             ImageReadError: unreadable; the reason is also stored in the record's ``error``.

@@ -12,7 +12,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from symnet_core.imageio import list_images, natural_key
+from symnet_core.io.images import list_images, natural_key
 from symnet_core.project.atomic import atomic_write_bytes, remove_stale_temps
 from symnet_core.project.errors import ProjectFormatError, ProjectNotFoundError
 from symnet_core.project.journal import JOURNAL_FILE_NAME, read_journal

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from symnet_core.config import IMAGENET_MEAN_255, IMAGENET_STD_255
+from symnet_core.inference.transforms import IGNORE_LABEL, SHRINK_ONLY, Letterbox, image_to_model
+from symnet_core.model.config import IMAGENET_MEAN_255, IMAGENET_STD_255
 from symnet_core.training.config import AugmentConfig
-from symnet_core.transforms import IGNORE_LABEL, SHRINK_ONLY, Letterbox, image_to_model
 
 __all__ = [
     "TrainAugment",
@@ -158,7 +158,7 @@ def letterbox_label(label: np.ndarray, box: Letterbox) -> np.ndarray:
 def letterbox_sample(image: np.ndarray, labels: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """Evaluation transform of ``symnet-train``: letterbox image and labels into an S×S canvas.
 
-    Resize mode :data:`~symnet_core.transforms.SHRINK_ONLY` (the authors' ``test_Resize``): the
+    Resize mode :data:`~symnet_core.inference.transforms.SHRINK_ONLY` (the authors' ``test_Resize``): the
     training crops keep images at their native scale, so small images are not enlarged. This is
     what validation (model selection) and ``symnet-evaluate`` use; checkpoints record it as
     ``metadata["resize_mode"]`` so that the predictor letterboxes the same way. (The authors'

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from symnet_core.config import SymNetConfig
+from symnet_core.model.config import SymNetConfig
 
 __all__ = [
     "AugmentConfig",
@@ -53,7 +53,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture (fields of :class:`symnet_core.config.SymNetConfig`).
+    """Architecture (fields of :class:`symnet_core.model.config.SymNetConfig`).
 
     ``num_base_outputs`` and ``text_dim`` default to what the dataset and text encoder need
     (base classes + 1; the embedder's width) when left ``None``.
@@ -90,7 +90,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """:class:`symnet_core.synthetic.SyntheticFewShot` arguments and split sizes.
+    """:class:`symnet_core.training.synthetic.generator.SyntheticFewShot` arguments and split sizes.
 
     ``train_items`` is the number of distinct training scenes (they are drawn on demand, so this
     can be large); ``val_items`` / ``test_items`` are the query lists of the validation (used
@@ -191,7 +191,7 @@ class AugmentConfig:
 class TextConfig:
     """Class-name vectors for APA.
 
-    * ``hashed``: :class:`symnet_core.synthetic.HashTextEmbedder` (``dim``, ``salt``) — a fixed
+    * ``hashed``: :class:`symnet_core.training.synthetic.generator.HashTextEmbedder` (``dim``, ``salt``) — a fixed
       random unit vector per name; the default for synthetic data.
     * ``word2vec``: the authors' table ``path`` (``word2vec_pascal.pkl`` / ``word2vec_coco.pkl``),
       ``dataset`` ``pascal``/``coco``.

@@ -36,9 +36,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from symnet_core.synthetic import SyntheticFewShot
+from symnet_core.inference.transforms import IGNORE_LABEL
 from symnet_core.training.config import DataConfig
-from symnet_core.transforms import IGNORE_LABEL
+from symnet_core.training.synthetic.generator import SyntheticFewShot
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ class CocoJsonSource:
 
 
 class SyntheticSource:
-    """Scenes of a :class:`~symnet_core.synthetic.SyntheticFewShot` split as numbered items.
+    """Scenes of a :class:`~symnet_core.training.synthetic.generator.SyntheticFewShot` split as numbered items.
 
     Item i's main class is ``main_classes[i % len(main_classes)]`` (balanced); its other objects
     come from ``pool``. Scenes are generated on demand, so ``n_items`` can be large.
@@ -642,7 +642,7 @@ def _synthetic(cfg: DataConfig, shots: int) -> FewShotData:
                             "synthetic test")  # fmt: skip
     base_val = _synthetic_split(SyntheticSource(gen, "val", sc.val_items, gen.train_classes, gen.train_classes),
                                 "synthetic base val")  # fmt: skip
-    from symnet_core.synthetic import ATTRIBUTES
+    from symnet_core.training.synthetic.generator import ATTRIBUTES
 
     tables = gen.attribute_tables(gen.train_classes)
     attrs = {name: (tables[name], n + 1) for name, n in ATTRIBUTES.items()}

@@ -34,11 +34,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from symnet_core.modeling.symnet import SymNet
+from symnet_core.inference.transforms import IGNORE_LABEL
+from symnet_core.model.symnet import SymNet
 from symnet_core.training.augment import letterbox_sample
 from symnet_core.training.datasets import EpisodeSplit, FewShotData, RawEpisode, sample_episode
 from symnet_core.training.text import ClassTextTable
-from symnet_core.transforms import IGNORE_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def evaluate_base(
     Returns ``{"miou": mean IoU over the base classes, "miou_with_bg": including background,
     "pixel_acc": ...}`` from one confusion matrix over all images.
     """
-    from symnet_core.modeling.backbone import extract_features
+    from symnet_core.model.backbone import extract_features
 
     model.eval()
     device = next(model.parameters()).device
@@ -307,8 +307,8 @@ def _evaluate(
     device: str | None,
     echo: Callable[[str], None] | None,
 ) -> dict[str, Any]:
-    from symnet_core.checkpoints import load_checkpoint
     from symnet_core.device import resolve_device
+    from symnet_core.model.checkpoints import load_checkpoint
     from symnet_core.training.config import config_to_dict
     from symnet_core.training.datasets import build_data
     from symnet_core.training.text import build_embedder

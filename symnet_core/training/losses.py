@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from symnet_core.modeling.prototypes import QueryPrototypes
-from symnet_core.modeling.symnet import SupportEncoding, SymNetOutput
-from symnet_core.transforms import IGNORE_LABEL
+from symnet_core.inference.transforms import IGNORE_LABEL
+from symnet_core.model.prototypes import QueryPrototypes
+from symnet_core.model.symnet import SupportEncoding, SymNetOutput
 
 __all__ = ["LossTerms", "query_triplet", "segmentation_ce", "support_triplet", "symnet_loss"]
 

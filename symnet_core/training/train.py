@@ -41,18 +41,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symnet_core.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
-from symnet_core.config import SymNetConfig
 from symnet_core.device import resolve_device
-from symnet_core.modeling.backbone import extract_features
-from symnet_core.modeling.symnet import SymNet
+from symnet_core.inference.transforms import SHRINK_ONLY
+from symnet_core.model.backbone import extract_features
+from symnet_core.model.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
+from symnet_core.model.config import SymNetConfig
+from symnet_core.model.symnet import SymNet
 from symnet_core.training.augment import TrainAugment, binary_foreground, semantic_foreground
 from symnet_core.training.config import TrainConfig, config_to_dict, load_config
 from symnet_core.training.datasets import EpisodeSplit, build_data, sample_episode
 from symnet_core.training.evaluate import evaluate_base, evaluate_episodes
 from symnet_core.training.losses import segmentation_ce, symnet_loss
 from symnet_core.training.text import ClassTextTable, build_embedder, text_encoder_metadata
-from symnet_core.transforms import SHRINK_ONLY
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 
 from symnet_gui.canvas.layers import ImageItem, MaskItem, UncertaintyItem
 from symnet_gui.canvas.tools import Tool, ToolEvent, make_tools
-from symnet_gui.document import AnnotationDocument
-from symnet_gui.style import CANVAS_BACKGROUND
+from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.platform.style import CANVAS_BACKGROUND
 
 __all__ = ["CanvasView"]
 

@@ -11,9 +11,9 @@
   jobs on a thread pool (no model involved).
 
 Importing this package imports neither torch nor the predictor. It does apply
-:mod:`symnet_gui.qt_compat` (a PySide6 reference-count fix) before any signal is emitted.
+:mod:`symnet_gui.platform.qt_compat` (a PySide6 reference-count fix) before any signal is emitted.
 """
 
 from __future__ import annotations
 
-import symnet_gui.qt_compat  # noqa: F401  (must run before the first Qt call; see the module)
+import symnet_gui.platform.qt_compat  # noqa: F401  (must run before the first Qt call; see the module)

@@ -1,7 +1,7 @@
 """How the worker gets a model: :class:`CheckpointBackend` for real checkpoints.
 
 A *backend* turns a :class:`~symnet_gui.services.types.ModelSpec` into a :class:`LoadedModel`
-that makes predictors (anything following ``symnet_core.propagation.PredictorLike``). Tests
+that makes predictors (anything following ``symnet_core.workflows.propagation.PredictorLike``). Tests
 inject their own backend (a fake predictor, or a tiny real model) into ``InferenceService``.
 
 Everything here runs **on the inference worker thread**: torch, the predictor, checkpoints and
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from symnet_gui.paths import resources_dir
+from symnet_gui.platform.paths import data_dir
 from symnet_gui.services.types import ModelInfo, ModelSpec, ServiceError
 
 log = logging.getLogger(__name__)
@@ -99,10 +99,10 @@ class CheckpointBackend:
             raise ServiceFailure(ServiceError(
                 "model", f"Checkpoint not found: {path}",
                 "Use Model ▸ Open checkpoint… to choose a Sym-Net checkpoint (.pth)."))
-        from symnet_core.checkpoints import CheckpointError, load_checkpoint
         from symnet_core.device import resolve_device
-        from symnet_core.predictor import Predictor
-        from symnet_core.runtime import checkpoint_id
+        from symnet_core.inference.loading import checkpoint_id
+        from symnet_core.inference.predictor import Predictor
+        from symnet_core.model.checkpoints import CheckpointError, load_checkpoint
 
         try:
             device = resolve_device(spec.device)
@@ -145,7 +145,7 @@ def _find_word2vec(te: dict[str, Any], ckpt_path: Path) -> Path | None:
     names = [te["path"]] if te.get("path") else []
     names += [f"word2vec_{dataset}.pkl"]
     for name in names:
-        for folder in (ckpt_path.parent, resources_dir() / "word2vec", resources_dir()):
+        for folder in (ckpt_path.parent, data_dir() / "word2vec"):
             p = Path(name) if os.path.isabs(name) else folder / name
             if p.is_file():
                 return p
@@ -155,12 +155,12 @@ def _find_word2vec(te: dict[str, Any], ckpt_path: Path) -> Path | None:
 def _text_embedder(ckpt: Any, path: Path, device: str, dim: int) -> tuple[Any, str, list[str]]:
     """(embedder or None, description, warnings) for the text encoder a checkpoint records.
 
-    Uses :func:`symnet_core.runtime.build_text_embedder` (shared with the headless CLI); a
+    Uses :func:`symnet_core.inference.loading.build_text_embedder` (shared with the headless CLI); a
     missing word2vec table or uncached CLIP weights give a warning, never an error: the model
     then runs with a zero text vector, i.e. on appearance only.
     """
-    from symnet_core.runtime import build_text_embedder
-    from symnet_core.text_embeddings import TextEncoderUnavailable
+    from symnet_core.inference.loading import build_text_embedder
+    from symnet_core.inference.text_embeddings import TextEncoderUnavailable
 
     te = dict(getattr(ckpt, "text_encoder", {}) or {})
     kind = str(te.get("kind", "")) or "none recorded"
@@ -174,5 +174,5 @@ def _text_embedder(ckpt: Any, path: Path, device: str, dim: int) -> tuple[Any, s
             f"{exc} Until then class names are not used: predictions rely on appearance only."]
     if kind == "word2vec" and table is None:
         warnings = [*warnings[:-1], f"Put word2vec_{te.get('dataset', 'pascal')}.pkl next to the checkpoint or in "
-                    "resources/word2vec/ and reload; until then class names are not used."]
+                    f"{data_dir() / 'word2vec'} and reload; until then class names are not used."]
     return embedder, label if embedder is not None else f"{label} (not used)", list(warnings)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
-from symnet_core.export.project_export import WHICH, included, iter_project_images, project_categories
+from symnet_core.io.project_masks import WHICH, included, iter_project_images, project_categories
 
 if TYPE_CHECKING:
     from symnet_core.project import Project
@@ -69,7 +69,7 @@ class ExportResult:
 
 def run_export(req: ExportRequest, progress: Callable[[int, int], None] | None = None) -> ExportResult:
     """Write the files and validate the COCO file; never raises (errors go into the result)."""
-    from symnet_core.export import (
+    from symnet_core.io import (
         CocoExportOptions,
         PngExportOptions,
         validate_coco,

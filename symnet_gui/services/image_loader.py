@@ -1,6 +1,6 @@
 """Decode images for the canvas off the GUI thread, with a small prefetch cache.
 
-:class:`ImageLoader` decodes the full-resolution oriented image (``symnet_core.imageio``, EXIF
+:class:`ImageLoader` decodes the full-resolution oriented image (``symnet_core.io.images``, EXIF
 applied) and the image's mask on a thread pool, converts the pixels to a display ``QImage``
 (``QImage`` is reentrant: building one on a pool thread is allowed; ``QPixmap`` would not be) and
 hands a :class:`LoadedView` to the GUI thread. Latest request wins: a view that is no longer

@@ -211,7 +211,7 @@ class InferenceService(QObject):
         """Adapt the head to the supports of ``class_id`` and save it in the project; returns the job
         id. Refused (``-1``) while a propagation or an adaptation is running, or when stopped.
 
-        ``config``: overrides of ``symnet_core.adaptation.AdaptConfig`` fields (``None`` = its
+        ``config``: overrides of ``symnet_core.adaptation.head_tuning.AdaptConfig`` fields (``None`` = its
         defaults, which is what users get).
         """
         if self._shut_down or self.long_job_running:

@@ -4,14 +4,14 @@ Threading contract (docs/adr/0002, docs/adr/0005-gui-architecture.md):
 
 * Every slot here runs on the worker thread; they are invoked only through queued signals
   from :class:`~symnet_gui.services.inference_service.InferenceService`.
-* torch, the predictor, checkpoints and ``symnet_core.propagation`` are imported lazily here,
+* torch, the predictor, checkpoints and ``symnet_core.workflows.propagation`` are imported lazily here,
   on this thread.
 * Every job catches every exception, logs it with its traceback and reports a
   :class:`~symnet_gui.services.types.ServiceError` through :attr:`job_failed`.
 * Cancellation: each job carries a ``threading.Event`` that the GUI thread sets directly; the
   loops check it between images and the predictor between stages.
 * Adaptation (``adapt``) makes a fresh predictor from the loaded model and calls
-  ``symnet_core.class_adaptation.adapt_class`` (which saves the head in the project); the core
+  ``symnet_core.adaptation.class_heads.adapt_class`` (which saves the head in the project); the core
   polls the token every step. Propagation predictors come from a factory, so the core applies a
   class's adapted head (``_CancelAware`` forwards ``load_head``); previews do the same.
 """
@@ -162,7 +162,7 @@ class InferenceWorker(QObject):
 
     def _propagation_error(self, exc: BaseException) -> ServiceError:
         from symnet_core.project import ProjectWriteError
-        from symnet_core.propagation import PropagationError
+        from symnet_core.workflows.propagation import PropagationError
 
         if isinstance(exc, PropagationError):
             hint = ("Paint the object on an image and press S to make it a support."
@@ -176,7 +176,7 @@ class InferenceWorker(QObject):
 
     def _propagate(self, req: PropagationRequest) -> None:
         from symnet_core.cancel import OperationCancelled
-        from symnet_core.propagation import propagate_project
+        from symnet_core.workflows.propagation import propagate_project
 
         if self._loaded is None:
             raise ServiceFailure(ServiceError("propagation", "No model is loaded.",
@@ -243,9 +243,9 @@ class InferenceWorker(QObject):
     def _adapt(self, req: AdaptRequest, name: str) -> None:
         from dataclasses import replace
 
-        from symnet_core.adaptation import AdaptConfig
+        from symnet_core.adaptation.class_heads import adapt_class
+        from symnet_core.adaptation.head_tuning import AdaptConfig
         from symnet_core.cancel import check_cancel
-        from symnet_core.class_adaptation import adapt_class
 
         if self._loaded is None:
             raise ServiceFailure(ServiceError("adaptation", "No model is loaded.",
@@ -295,7 +295,7 @@ class InferenceWorker(QObject):
             self.job_failed.emit("head", req.request_id, _error("head", exc))
 
     def _head_info(self, req: HeadStatusRequest) -> HeadInfo:
-        from symnet_core.class_adaptation import head_status, remove_adapted_head
+        from symnet_core.adaptation.class_heads import head_status, remove_adapted_head
 
         removed = False
         if req.remove:
@@ -333,7 +333,7 @@ class InferenceWorker(QObject):
     def _preview(self, req: PreviewRequest) -> PreviewResult | None:
         import cv2
 
-        from symnet_core.class_adaptation import apply_adapted_head
+        from symnet_core.adaptation.class_heads import apply_adapted_head
 
         if self._loaded is None:
             raise ServiceFailure(ServiceError("preview", "No model is loaded.", "Use Model ▸ Open checkpoint… first."))
@@ -383,10 +383,14 @@ class InferenceWorker(QObject):
         self.busy_changed.emit(True)
         try:
             try:
-                from symnet_core.synthetic import demo_dataset, demo_folder_is_current, make_demo_folder
+                from symnet_core.training.synthetic.generator import (
+                    demo_dataset,
+                    demo_folder_is_current,
+                    make_demo_folder,
+                )
             except ImportError as exc:
                 raise ServiceFailure(ServiceError(
-                    "demo", "The demo is not available in this build (symnet_core.synthetic is missing).",
+                    "demo", "The demo is not available in this build (the synthetic data generator is missing).",
                     "Open a folder of your own images with File ▸ Open folder…", str(exc))) from exc
             t0 = time.monotonic()
             folder = out_dir

@@ -118,7 +118,7 @@ class PropagationOutcome:
 
 @dataclass(frozen=True)
 class AdaptRequest:
-    """Adapt the model head to one class's supports (``symnet_core.class_adaptation.adapt_class``).
+    """Adapt the model head to one class's supports (``symnet_core.adaptation.class_heads.adapt_class``).
 
     Attributes:
         job_id: monotonic id from the service (shared with propagation: one long job at a time).
@@ -170,7 +170,7 @@ class HeadStatusRequest:
 
 @dataclass(frozen=True)
 class HeadInfo:
-    """What the project holds for one class (``symnet_core.class_adaptation.head_status``).
+    """What the project holds for one class (``symnet_core.adaptation.class_heads.head_status``).
 
     Attributes:
         exists: a head file is there. base_model: checkpoint id it was adapted from.

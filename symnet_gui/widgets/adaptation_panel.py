@@ -1,7 +1,7 @@
 """Adapt to supports: fine-tune the model head on the current class's supports (Model panel).
 
 The run happens on the inference worker (``InferenceService.adapt`` →
-``symnet_core.class_adaptation.adapt_class``), which saves the head in the project
+``symnet_core.adaptation.class_heads.adapt_class``), which saves the head in the project
 (``.symnet/adapted/class-<id>.pth``); propagation then uses it for that class automatically.
 Non-modal: progress ``step i / N`` with Cancel (the core checks the token every step), and one
 long job at a time — adapting is refused while a propagation runs, and the other way round.
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from symnet_gui.document import AnnotationDocument
+from symnet_gui.document.document import AnnotationDocument
 from symnet_gui.services.inference_service import InferenceService, ModelState
 from symnet_gui.services.types import AdaptOutcome, HeadInfo, ServiceError
 from symnet_gui.widgets.notifications import NotificationCenter

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from symnet_gui.document import AnnotationDocument
+from symnet_gui.document.document import AnnotationDocument
 
 __all__ = ["ClassPanel"]
 

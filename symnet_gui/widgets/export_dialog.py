@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from symnet_gui.document import AnnotationDocument
+from symnet_gui.document.document import AnnotationDocument
 from symnet_gui.services.export_task import ExportRequest, ExportResult, ExportTask, default_export_dir
 
 __all__ = ["ExportDialog"]

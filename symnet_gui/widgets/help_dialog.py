@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import QDialog, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from symnet_gui.actions import ACTIONS, MENUS
+from symnet_gui.actions.table import ACTIONS, MENUS
 
 __all__ = ["MOUSE_HELP", "HelpDialog"]
 

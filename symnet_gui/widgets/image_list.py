@@ -24,8 +24,8 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from symnet_core.project import ImageRecord, ImageStatus
-from symnet_gui.document import AnnotationDocument
-from symnet_gui.style import status_style
+from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.platform.style import status_style
 from symnet_gui.widgets.thumbnails import ThumbnailCache
 
 __all__ = ["ImageDelegate", "ImageFilterProxy", "ImageListModel", "Roles"]

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from symnet_core.project import ImageStatus
-from symnet_gui.document import AnnotationDocument
-from symnet_gui.style import STATUS_STYLES
+from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.platform.style import STATUS_STYLES
 from symnet_gui.widgets.image_list import ImageDelegate, ImageFilterProxy, ImageListModel, Roles
 from symnet_gui.widgets.thumbnails import ThumbnailCache
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from symnet_core.project import HUMAN_VERIFIED
-from symnet_gui.document import AnnotationDocument
+from symnet_gui.document.document import AnnotationDocument
 from symnet_gui.services.inference_service import InferenceService, ModelState
 from symnet_gui.services.inference_worker import support_fingerprint
 from symnet_gui.services.types import PropagationOutcome, ServiceError

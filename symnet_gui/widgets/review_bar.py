@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
-from symnet_gui.document import AnnotationDocument
-from symnet_gui.style import status_style
+from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.platform.style import status_style
 
 __all__ = ["ReviewBar"]
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from symnet_gui.canvas.view import CanvasView
-from symnet_gui.document import AnnotationDocument
+from symnet_gui.document.document import AnnotationDocument
 from symnet_gui.services.inference_service import InferenceService, ModelState
 
 __all__ = ["StatusLine"]

@@ -24,7 +24,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
-from symnet_gui.paths import cache_dir
+from symnet_gui.platform.paths import cache_dir
 from symnet_gui.services.image_loader import rgb_to_qimage
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from PIL import Image
 from PySide6.QtCore import QPointF, QThread, QThreadPool
 
 from symnet_gui.main_window import MainWindow
+from symnet_gui.platform.settings import AppSettings
 from symnet_gui.services.backend import FactoryBackend
 from symnet_gui.services.inference_service import InferenceService
-from symnet_gui.settings import AppSettings
 from tests.gui.fakes import FakeConfig, FakePredictor
 
 

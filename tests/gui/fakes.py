@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from symnet_core.cancel import OperationCancelled
-from symnet_core.types import Prediction
+from symnet_core.inference.types import Prediction
 
 
 @dataclass

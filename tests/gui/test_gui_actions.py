@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QKeySequence
 
-from symnet_gui.actions import ACTIONS, MENUS, effective_shortcuts, shortcut_conflicts
-from symnet_gui.settings import AppSettings
+from symnet_gui.actions.table import ACTIONS, MENUS, effective_shortcuts, shortcut_conflicts
+from symnet_gui.platform.settings import AppSettings
 from symnet_gui.widgets.help_dialog import HelpDialog
 
 

@@ -1,4 +1,4 @@
-"""The background mask writer behind the document's autosave (symnet_gui/mask_saving.py)."""
+"""The background mask writer behind the document's autosave (symnet_gui/document/autosave.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from symnet_core.project import ImageStatus, Project
-from symnet_gui.mask_saving import BackgroundWriter, SaveJob
+from symnet_gui.document.autosave import BackgroundWriter, SaveJob
 
 
 def test_writer_writes_reports_and_recycles_its_copy_buffer(qtbot, folder):

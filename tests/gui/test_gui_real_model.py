@@ -64,7 +64,7 @@ def test_tiny_real_model_propagates_and_previews(qtbot, folder, tiny_backend):
 
 def test_checkpoint_backend_loads_a_real_checkpoint_file(qtbot, folder, tmp_path):
     """The default backend: checkpoint file -> model + text embedder -> predictions in the project."""
-    from symnet_core.checkpoints import save_checkpoint
+    from symnet_core.model.checkpoints import save_checkpoint
     from tests.model_helpers import tiny_model
 
     path = save_checkpoint(tiny_model(), tmp_path / "tiny.pth", dataset="synthetic",

@@ -190,6 +190,6 @@ def test_model_info_is_plain_data():
 
 
 def test_fake_predictor_protocol_matches_real():
-    from symnet_core.propagation import PredictorLike
+    from symnet_core.workflows.propagation import PredictorLike
 
     assert isinstance(FakePredictor(FakeConfig()), PredictorLike)

@@ -22,7 +22,7 @@ def test_window_opens_without_importing_torch(python_subprocess, folder, tmp_pat
         t0 = time.monotonic()
         from symnet_gui.app import create_app
         from symnet_gui.main_window import MainWindow
-        from symnet_gui.settings import AppSettings
+        from symnet_gui.platform.settings import AppSettings
         app = create_app()
         w = MainWindow(AppSettings.load())
         w.show()
@@ -34,7 +34,7 @@ def test_window_opens_without_importing_torch(python_subprocess, folder, tmp_pat
             app.processEvents()
             time.sleep(0.01)
         torch_loaded = "torch" in sys.modules
-        predictor_loaded = "symnet_core.predictor" in sys.modules
+        predictor_loaded = "symnet_core.inference.predictor" in sys.modules
         opened = w.document.current_key
         w.close()
         print(json.dumps({{"shown_s": shown, "torch": torch_loaded, "predictor": predictor_loaded,
@@ -124,6 +124,6 @@ def test_command_line():
     args = parse_args(["/data/cells", "--checkpoint", "m.pth", "--device", "cpu"])
     assert (args.path, args.checkpoint, args.device, args.demo) == ("/data/cells", "m.pth", "cpu", False)
     assert parse_args(["--demo"]).demo
-    from symnet_core.headless import SUBCOMMANDS  # no torch, no Qt
+    from symnet_core.cli.annotate import SUBCOMMANDS  # no torch, no Qt
 
     assert HEADLESS_COMMANDS == SUBCOMMANDS == ("propagate", "adapt", "export", "validate", "import")

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 
-from symnet_core.export import validate_coco
+from symnet_core.io import validate_coco
 from symnet_core.project import ImageStatus
 from tests.gui.conftest import show_image
 from tests.gui.test_gui_canvas import stroke
@@ -294,7 +294,7 @@ def test_background_save_failure_is_reported(qtbot, make_window, folder, monkeyp
 
 
 def test_demo_opens_generated_folder_with_supports(qtbot, make_window, fake_backend):
-    from symnet_gui.paths import resources_dir
+    from symnet_core.assets import demo_model_path
 
     w = make_window(fake_backend, model=False)
     with qtbot.waitSignal(w.service.demo_ready, timeout=30000):
@@ -303,14 +303,14 @@ def test_demo_opens_generated_folder_with_supports(qtbot, make_window, fake_back
     project = w.document.project
     assert project is not None and len(project.supports()) == 3
     assert project.classes[0].name != "object", "the class is named after the demo's class"
-    if not (resources_dir() / "demo" / "demo_model.pth").is_file():
+    if not demo_model_path().is_file():
         assert any("demo model is missing" in n.message for n in w.notes.history)
 
 
 def test_demo_folder_of_an_older_demo_model_is_not_reused(qtbot, make_window, fake_backend):
     import json
 
-    from symnet_gui.paths import data_dir
+    from symnet_gui.platform.paths import data_dir
 
     old = data_dir() / "demo"
     old.mkdir(parents=True, exist_ok=True)

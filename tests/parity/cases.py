@@ -2,7 +2,7 @@
 
 Each case fixes an architecture (backbone depth, dataset head, input size, shots, batch) and a
 seed. The seed drives both the synthetic episode built here and the model weights
-(:func:`symnet_core.random_weights.seeded_state_dict`). The reference outputs recorded from the
+(:func:`symnet_core.model.seeded_weights.seeded_state_dict`). The reference outputs recorded from the
 authors' implementation for exactly these inputs live in ``tests/fixtures/parity/<name>.npz``;
 the fixture also stores a sha256 of every generated array, so a change in this generator is
 reported as such and not as a model mismatch.

@@ -3,7 +3,7 @@
 The fixtures ``tests/fixtures/parity/pipeline_*.npz`` were recorded by running the authors' code
 (github.com/Sunbaoquan/Sym-Net @ 448f312) on CPU outside this repository (CUDA requests mapped to
 the CPU at run time; their code and the runner are not in the repository), with the weights of
-:func:`symnet_core.random_weights.seeded_state_dict`, on the raw images of
+:func:`symnet_core.model.seeded_weights.seeded_state_dict`, on the raw images of
 :data:`parity.cases.PIPELINE_CASES`. Each raw image went through their dataset's conversion and
 their evaluation transform twice:
 
@@ -30,10 +30,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from symnet_core.config import SymNetConfig
-from symnet_core.modeling.symnet import SymNet
-from symnet_core.random_weights import seeded_state_dict, state_dict_fingerprint
-from symnet_core.transforms import FIT, SHRINK_ONLY, Letterbox, image_to_model, mask_to_model, model_to_image
+from symnet_core.inference.transforms import FIT, SHRINK_ONLY, Letterbox, image_to_model, mask_to_model, model_to_image
+from symnet_core.model.config import SymNetConfig
+from symnet_core.model.seeded_weights import seeded_state_dict, state_dict_fingerprint
+from symnet_core.model.symnet import SymNet
 
 try:  # tests/ is a rootdir-less folder: pytest puts it on sys.path
     from parity.cases import PIPELINE_CASES, PipelineCase, input_digests, make_raw_episode
@@ -139,7 +139,7 @@ def test_pipeline_outputs_match_authors(episode, mode):
 def test_predictor_default_for_an_authors_checkpoint_is_their_pipeline(episode, tmp_path):
     """``load_predictor`` on a file in the authors' format (as the app and the CLI load it)
     letterboxes with ``fit`` and reproduces their ``final`` output, mapped back to the image."""
-    from symnet_core.runtime import load_predictor
+    from symnet_core.inference.loading import load_predictor
 
     case, fx, raw, _, weights = episode
     path = tmp_path / "authors_format.pth"

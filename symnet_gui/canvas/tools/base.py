@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QGraphicsScene
 
-    from symnet_gui.document import AnnotationDocument
+    from symnet_gui.document.document import AnnotationDocument
 
 __all__ = ["Tool", "ToolEvent", "ToolHost"]
 

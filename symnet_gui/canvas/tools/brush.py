@@ -3,7 +3,7 @@
 Left button paints the current class (brush) or background (eraser); the brush's right button
 erases, so correcting needs no tool switch. The stroke is drawn into the live mask as the mouse
 moves (only the touched rectangle is re-coloured); on release the rectangle's before/after
-pixels become one :class:`~symnet_gui.commands.MaskPatchCommand`.
+pixels become one :class:`~symnet_gui.document.undo.MaskPatchCommand`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Environment workarounds (kept small, each documented in an ADR)."""

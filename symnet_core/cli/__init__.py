@@ -1,0 +1,1 @@
+"""Command-line entry points: ``symnet-annotate`` subcommands, ``symnet-bench``, ``symnet-train``, ``symnet-eval``."""

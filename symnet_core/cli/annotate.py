@@ -1,0 +1,47 @@
+"""Headless commands of ``symnet-annotate``: ``propagate``, ``adapt``, ``export``, ``validate``, ``import``.
+
+Exit codes: 0 success; 1 finished but something failed (unreadable images, invalid export);
+2 bad usage or input (no project, unusable checkpoint, no supports); 130 interrupted (Ctrl+C —
+everything finished so far is saved; a project run resumes when started again).
+
+This module never imports Qt; ``symnet_gui.__main__`` hands these subcommands over without
+starting the GUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from symnet_core.cli import adapt, export, importing, propagate
+from symnet_core.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+
+SUBCOMMANDS = ("propagate", "adapt", "export", "validate", "import")
+_MODULES = (propagate, adapt, export, importing)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="symnet-annotate", description="Headless symnet-annotate commands.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in _MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        return args.run(args)
+    except UsageError as exc:
+        print(f"symnet-annotate {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)  # noqa: T201
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

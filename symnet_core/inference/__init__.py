@@ -1,0 +1,1 @@
+"""Using a model: predictor, letterbox transforms, prediction types, text embeddings, checkpoint loading."""

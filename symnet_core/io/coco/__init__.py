@@ -1,0 +1,1 @@
+"""COCO: export, validation."""

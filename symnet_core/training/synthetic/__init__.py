@@ -1,0 +1,1 @@
+"""Synthetic few-shot data: the generator and the demo folder."""

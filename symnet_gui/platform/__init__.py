@@ -1,0 +1,1 @@
+"""Qt-light plumbing: user folders, settings, logging, Qt workarounds, style."""
