@@ -266,6 +266,8 @@ def adapt_head(
         model: the checkpoint's model (eval mode). images: HxWx3 uint8 supports; masks: HxW bool.
         text: [1,D] class-name vector (as the predictor uses it).
         with_base: train through the ensemble output (``False``: meta-only predictors).
+        resize: letterbox mode of the predictor (``"fit"`` / ``"shrink-only"``,
+            :mod:`symnet_core.inference.transforms`), so that training views match inference.
         progress: ``progress(step, steps)`` after every step. cancel: ``is_set()`` polled before
             and inside every step and between the support-check predictions; raises
             :class:`symnet_core.cancel.OperationCancelled` (nothing changed).
