@@ -238,12 +238,12 @@ class Predictor:
                 enc = self.model.encode_support(x, y, text_t)
             if not bool((enc.mask_grid == 1).any()):
                 # The authors' model runs such a support, with an all-zero prototype and no
-                # support-query correlation: its prediction would not depend on the object at all.
+                # support-query correlation: its prediction would not depend on the painted object.
                 raise ValueError(
                     f"support {i + 1}: the painted object is too small for the model — after resizing the image to "
                     f"{self.size}px it covers no cell of the {f}×{f} feature grid (objects need ≳ 8 px at that "
                     "scale). The model would still run, but with an empty object prototype, so its prediction "
-                    "would ignore this support; paint a larger region or use a closer crop as support"
+                    "would ignore the painted object; paint a larger region or use a closer crop as support"
                 )
             shots.append(enc)
         k, n = self.model.config.shots, len(shots)

@@ -216,7 +216,7 @@ def test_object_too_small_for_feature_grid(model1):
     p = Predictor(model1, device="cpu")
     with pytest.raises(ValueError, match="too small") as err:
         p.set_supports([img], [mask], "cat")
-    assert "empty object prototype" in str(err.value) and "ignore this support" in str(err.value)
+    assert "empty object prototype" in str(err.value) and "ignore the painted object" in str(err.value)
 
 
 def test_default_resize_follows_the_checkpoint(model1, tmp_path):
