@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import io
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ class ServerState:
     files: dict[str, bytes] = field(default_factory=dict)
     drop_after: int | None = None
     honour_range: bool = True
+    chunk_delay_s: float = 0.0
     requests: list[tuple[str, str | None]] = field(default_factory=list)
 
 
@@ -63,7 +65,15 @@ def _handler(state: ServerState):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
-            self.wfile.write(body[start:])
+            if not state.chunk_delay_s:
+                self.wfile.write(body[start:])
+                return
+            for i in range(start, len(body), 65536):  # a slow server: cancel tests can act mid-file
+                try:
+                    self.wfile.write(body[i : i + 65536])
+                except OSError:
+                    return
+                time.sleep(state.chunk_delay_s)
 
     return Handler
 
