@@ -42,7 +42,7 @@ def _handler(state: ServerState):
         def log_message(self, *args) -> None:  # keep pytest output clean
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             rng = self.headers.get("Range")
             state.requests.append((self.path, rng))
             body = state.files.get(self.path)

@@ -104,9 +104,8 @@ def test_wrong_hash_removes_the_file_and_names_both_hashes(tmp_path, ckpt_bytes,
 def test_cancel_mid_download_leaves_nothing(tmp_path, ckpt_bytes):
     models = tmp_path / "models"
     cancel = threading.Event()
-    with serve(ServerState(files={"/x.pth": ckpt_bytes})) as base:
-        with pytest.raises(OperationCancelled):
-            ModelManager(models).add(f"{base}/x.pth", progress=lambda p: cancel.set(), cancel=cancel)
+    with serve(ServerState(files={"/x.pth": ckpt_bytes})) as base, pytest.raises(OperationCancelled):
+        ModelManager(models).add(f"{base}/x.pth", progress=lambda p: cancel.set(), cancel=cancel)
     assert _leftovers(models) == []
 
 
