@@ -45,7 +45,7 @@ def main() -> None:
     import urllib.request
 
     out["proxy_from_environment"] = sorted(urllib.request.getproxies())  # schemes only, never the address
-    print(json.dumps(out, indent=1))  # noqa: T201
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
