@@ -196,7 +196,7 @@ def test_model_error_is_shown_non_modally(qtbot, make_window, folder, tmp_path):
     with qtbot.waitSignal(w.service.model_failed, timeout=20000):
         w.load_checkpoint(bad)
     note = w.notes.history[-1]
-    assert note.level == "error" and note.action_text == "Open checkpoint…"
+    assert note.level == "error" and note.action_text == "Models…"  # the Models dialog, not a file picker
     assert w.toasts.toasts and w.toasts.toasts[-1].message == note.message
     assert "Model not available" in w.model_panel.state_label.text()
 
