@@ -99,3 +99,21 @@ def test_download_progress_and_cancel_leave_nothing(qtbot, tmp_path):
     assert "Cancelled" in dialog.status.text()
     assert sorted(p.name for p in models.iterdir()) == []
     assert dialog.installed.rowCount() == 0
+
+
+def test_an_installed_word2vec_table_is_found_for_an_authors_checkpoint(tmp_path, monkeypatch):
+    import pickle
+
+    from symnet_core.weights import ModelManager
+    from symnet_gui.services.backend import _find_word2vec
+
+    table = tmp_path / "word2vec_pascal.pkl"
+    rows = np.random.default_rng(0).normal(size=(21, 300)).astype(np.float32)
+    table.write_bytes(pickle.dumps(rows, protocol=2))
+    models = tmp_path / "models"
+    monkeypatch.setenv("SYMNET_MODELS_DIR", str(models))
+    entry = ModelManager().add(str(table), name="word2vec-pascal")
+    assert entry.kind == "word2vec" and entry.dataset == "pascal" and entry.architecture == {"rows": 21, "dim": 300}
+    found = _find_word2vec({"kind": "word2vec", "dataset": "pascal"}, tmp_path / "elsewhere" / "ckpt.pth")
+    assert found == models / "word2vec-pascal.pkl"
+    assert _find_word2vec({"kind": "word2vec", "dataset": "coco"}, tmp_path / "elsewhere" / "ckpt.pth") is None

@@ -157,3 +157,33 @@ def test_local_add_info_verify_detects_tampering_and_remove(tmp_path, ckpt_bytes
     assert main(["models", "--models-dir", str(models), "remove", "mine"]) == 0
     assert _leftovers(models) == ["registry.json"]
     assert main(["models", "--models-dir", str(models), "info", "mine"]) == 2
+
+
+def test_base_class_prints_a_meta_only_suggestion_and_demo_registers(tmp_path, capsys):
+    from symnet_core.model.checkpoints import save_checkpoint
+    from tests.model_helpers import tiny_model
+
+    ckpt = tmp_path / "trained.pth"
+    save_checkpoint(tiny_model(1), ckpt, dataset="synthetic", text_encoder={"kind": "hashed", "salt": "s"},
+                    base_classes=["disc", "ring", "bar"])
+    models = tmp_path / "models"
+    assert main(["models", "--models-dir", str(models), "add", str(ckpt)]) == 0
+    dirs = {name: tmp_path / name for name in ("sup", "masks", "imgs", "out")}
+    for d in dirs.values():
+        d.mkdir()
+    img, mask = scene(90, 120, seed=0)
+    cv2.imwrite(str(dirs["sup"] / "a.png"), img)
+    cv2.imwrite(str(dirs["masks"] / "a.png"), mask.astype(np.uint8) * 255)
+    cv2.imwrite(str(dirs["imgs"] / "b.png"), img)
+    capsys.readouterr()
+    folder_args = ["--supports", str(dirs["sup"]), "--masks", str(dirs["masks"]), "--images", str(dirs["imgs"]),
+                   "--out", str(dirs["out"]), "--model", "trained", "--models-dir", str(models), "--device", "cpu"]
+    assert main(["propagate", *folder_args, "--class", "Ring"]) == 0
+    assert "'Ring' is one of this model's base classes; --meta-only" in capsys.readouterr().err
+    assert main(["propagate", *folder_args, "--class", "cat"]) == 0
+    assert "base classes" not in capsys.readouterr().err
+    assert main(["propagate", *folder_args, "--class", "ring", "--checkpoint", str(ckpt)]) == 2  # one or the other
+
+    assert main(["models", "--models-dir", str(models), "get", "demo"]) == 0
+    demo = Registry(models).require("demo")
+    assert demo.source == "package:demo" and demo.kind == "checkpoint" and demo.dataset == "synthetic"
