@@ -187,3 +187,15 @@ def test_base_class_prints_a_meta_only_suggestion_and_demo_registers(tmp_path, c
     assert main(["models", "--models-dir", str(models), "get", "demo"]) == 0
     demo = Registry(models).require("demo")
     assert demo.source == "package:demo" and demo.kind == "checkpoint" and demo.dataset == "synthetic"
+
+
+def test_proxy_from_the_environment_is_used(tmp_path, ckpt_bytes, monkeypatch):
+    url = "http://models.example.invalid/x.pth"  # .invalid never resolves: only the proxy can answer
+    state = ServerState(files={url: ckpt_bytes})  # a forward proxy receives the absolute URL as the path
+    with serve(state) as proxy:
+        monkeypatch.setenv("http_proxy", proxy)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        part, digest = download_url(url, tmp_path)
+    assert digest == _sha(ckpt_bytes) and state.requests == [(url, None)]
+    part.unlink()

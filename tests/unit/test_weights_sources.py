@@ -126,3 +126,15 @@ def test_folds_paths_and_catalogue_pins():
                                                                      "layers": 101}
     pinned = {c.name: c.sha256 for c in CATALOGUE if c.sha256}
     assert pinned["word2vec-pascal"].startswith("eebb9c29") and pinned["word2vec-coco"].startswith("226bd025")
+
+
+def test_a_damaged_registry_is_named_and_never_overwritten_silently(tmp_path, capsys):
+    from symnet_core.cli.annotate import main
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "registry.json").write_text("{ not json")
+    assert main(["models", "--models-dir", str(models), "list"]) == 2
+    err = capsys.readouterr().err
+    assert str(models / "registry.json") in err and "unreadable model registry" in err
+    assert (models / "registry.json").read_text() == "{ not json"
