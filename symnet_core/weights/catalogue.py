@@ -7,6 +7,9 @@ Entries:
 * ``word2vec-pascal`` / ``word2vec-coco``: the authors' class-vector tables from
   github.com/Sunbaoquan/Sym-Net at commit 448f312, sha256 pinned (computed from the repository's
   git objects).
+* ``clip-rn50-openai`` / ``clip-vit-b-32-openai``: open_clip's text weights for ``symnet-train``
+  models, fetched with huggingface_hub into the hub cache (where
+  :class:`~symnet_core.inference.text_embeddings.ClipTextEncoder` looks) and registered in place.
 * ``authors-checkpoints``: the authors' Google Drive folder of trained checkpoints. Its contents are
   not published anywhere else, so the entry is a *folder*: ``models get authors-checkpoints`` lists
   it (through gdown) and ``--file`` picks one; its hash is unknown in advance and recorded at first
@@ -31,7 +34,8 @@ _RAW = f"https://raw.githubusercontent.com/Sunbaoquan/Sym-Net/{AUTHORS_COMMIT}/e
 class CatalogueEntry:
     """One thing the catalogue offers.
 
-    kind: ``"checkpoint"``, ``"word2vec"`` or ``"folder"`` (a listing to pick files from).
+    kind: ``"checkpoint"``, ``"word2vec"``, ``"clip"`` (kept in the Hugging Face cache, not copied) or
+    ``"folder"`` (a listing to pick files from).
     source: ``package:demo``, an https URL, ``gdrive://folder/ID``. sha256/size: pinned values or None.
     license: the terms as far as we could verify them (docs/models.md has the details).
     """
@@ -57,6 +61,15 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
                    f"{_RAW}/word2vec_coco.pkl",
                    "226bd025d9514962e53f3164c8f717dab5ff703e4dfb24cf85163f3a241f93ab", 97359, "coco",
                    "Apache-2.0 (Sym-Net repository LICENSE)"),
+    CatalogueEntry("clip-rn50-openai", "clip",
+                   "CLIP RN50 / openai text weights for symnet-train models (the default text encoder), into the "
+                   "Hugging Face cache where open_clip finds them",
+                   "hf://timm/resnet50_clip.openai/open_clip_model.safetensors", None, None, None,
+                   "OpenAI CLIP weights: MIT (github.com/openai/CLIP LICENSE); the hub copy's card was not checked"),
+    CatalogueEntry("clip-vit-b-32-openai", "clip",
+                   "CLIP ViT-B-32 / openai text weights for symnet-train models trained with it",
+                   "hf://timm/vit_base_patch32_clip_224.openai/open_clip_model.safetensors", None, None, None,
+                   "OpenAI CLIP weights: MIT (github.com/openai/CLIP LICENSE); the hub copy's card was not checked"),
     CatalogueEntry("authors-checkpoints", "folder",
                    "Authors' trained Sym-Net checkpoints (Google Drive folder: ResNet-50/101, PASCAL-5i/COCO-20i, "
                    "folds, 1/5-shot; pick a file)",

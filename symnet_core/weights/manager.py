@@ -18,7 +18,7 @@ from symnet_core.cancel import CancelLike
 from symnet_core.weights.catalogue import CatalogueEntry, guess_from_path, lookup
 from symnet_core.weights.download import DownloadProgress, sha256_file
 from symnet_core.weights.registry import ModelEntry, Registry, RegistryError, now_iso, valid_name
-from symnet_core.weights.sources import fetch_to_temp, gdrive_list_folder, source_basename
+from symnet_core.weights.sources import fetch_to_temp, gdrive_list_folder, hf_cached_path, source_basename
 
 __all__ = ["ModelManager", "VerifyResult"]
 
@@ -36,6 +36,23 @@ def _default_name(source: str) -> str:
     stem = Path(source_basename(source)).stem or "model"
     name = re.sub(r"[^A-Za-z0-9._+-]+", "-", stem).strip("-.") or "model"
     return name[:80]
+
+
+def check_safetensors(path: Path) -> None:
+    """A safetensors file starts with an 8-byte little-endian header length and a JSON header (torch-free check)."""
+    import json
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if not 2 <= n <= 100_000_000:
+                raise ValueError(f"header length {n}")
+            header = json.loads(f.read(n))
+        if not isinstance(header, dict) or not header:
+            raise ValueError("empty header")
+    except (OSError, ValueError, struct.error) as exc:
+        raise RegistryError(f"{path}: not a safetensors weight file ({exc})") from exc
 
 
 class ModelManager:
@@ -121,6 +138,8 @@ class ModelManager:
             files: list[tuple[str, str]] | None = None, **kw) -> ModelEntry:
         """Install a catalogue entry (a folder entry needs ``file``: a path or id from :meth:`list_folder`)."""
         entry = self._catalogue(catalogue_name)
+        if entry.kind == "clip":
+            return self._get_clip(entry, name or entry.name, kw.get("stage"), kw.get("cancel"))
         if entry.kind != "folder":
             return self.add(entry.source, name=name or entry.name, sha256=entry.sha256,
                             dataset=entry.dataset if entry.dataset in ("pascal", "coco") else None,
@@ -138,6 +157,23 @@ class ModelManager:
         return self.add(f"gdrive://{fid}", name=name or default[:80], origin=path,
                         description=f"{entry.title}: {path}",
                         dataset=kw.pop("dataset", None) or guessed.get("dataset"), **kw)  # type: ignore[arg-type]
+
+    def _get_clip(self, entry: CatalogueEntry, name: str, stage: Callable[[str], None] | None,
+                  cancel: CancelLike | None) -> ModelEntry:
+        """Fetch CLIP weights into the Hugging Face cache (open_clip reads them there) and register them in place."""
+        if self.registry.get(name) is not None:
+            raise RegistryError(f"a model called {name!r} is already installed")
+        if stage:
+            stage(f"fetching {entry.source} into the Hugging Face cache")
+        path = hf_cached_path(entry.source)
+        check_safetensors(path)
+        digest = sha256_file(path, cancel)
+        model = {"clip-rn50-openai": "RN50", "clip-vit-b-32-openai": "ViT-B-32"}.get(entry.name, "")
+        new = ModelEntry(name=name, kind="clip", file=str(path), source=entry.source, sha256=digest,
+                         size=path.stat().st_size, added=now_iso(), description=entry.title,
+                         text_embedding={"kind": "clip", "model": model, "pretrained": "openai"})
+        self.registry.put(new)
+        return new
 
     @staticmethod
     def _catalogue(name: str) -> CatalogueEntry:

@@ -40,8 +40,8 @@ _FORMAT = "symnet-models"
 _VERSION = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$")
 
-#: Kinds of registered files.
-KINDS = ("checkpoint", "word2vec")
+#: Kinds of registered files. ``clip`` entries stay in the Hugging Face cache (``file`` is absolute).
+KINDS = ("checkpoint", "word2vec", "clip")
 
 
 class RegistryError(ValueError):
@@ -127,6 +127,8 @@ class ModelEntry:
         """Human summary of the training data: ``"PASCAL-5i fold 0 (15 base classes)"``, ``"unknown"``…"""
         if self.kind == "word2vec":
             return f"word2vec class table ({self.dataset or '?'})"
+        if self.kind == "clip":
+            return "CLIP text weights (open_clip, Hugging Face cache)"
         names = {"pascal": "PASCAL-5i", "coco": "COCO-20i"}
         ds = names.get(self.dataset or "", self.dataset or "unknown data")
         fold = f" fold {self.fold}" if self.fold is not None else ""
@@ -135,7 +137,7 @@ class ModelEntry:
 
     def summary(self) -> str:
         """One line: backbone, shots, training data, text embedding."""
-        if self.kind == "word2vec":
+        if self.kind in ("word2vec", "clip"):
             return self.trained_on()
         text = self.text_embedding.get("kind", "unknown text") if self.text_embedding else "unknown text"
         shots = f"{self.shots}-shot" if self.shots else "?-shot"
@@ -216,7 +218,8 @@ class Registry:
             self.require(name)  # raises with the list of names
             raise AssertionError("unreachable")
         self._write(entries)
-        if not any(e.file == entry.file for e in entries.values()):
+        shared = any(e.file == entry.file for e in entries.values())
+        if not shared and not Path(entry.file).is_absolute():  # absolute: a Hugging Face cache file, not ours
             (self.directory / entry.file).unlink(missing_ok=True)
         return entry
 

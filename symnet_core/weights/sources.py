@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 from symnet_core.cancel import CancelLike, OperationCancelled
 from symnet_core.weights.download import PART_SUFFIX, DownloadError, DownloadProgress, HashMismatch, download_url
 
-__all__ = ["Fetched", "fetch_to_temp", "gdrive_list_folder", "parse_hf", "source_basename"]
+__all__ = ["Fetched", "fetch_to_temp", "gdrive_list_folder", "hf_cached_path", "parse_hf", "source_basename"]
 
 ProgressFn = Callable[[DownloadProgress], None]
 
@@ -85,6 +85,11 @@ def _copy_hashing(src: Path, dest: Path, progress: ProgressFn | None, cancel: Ca
 
 
 def _hf(source: str, dest: Path, progress: ProgressFn | None, cancel: CancelLike | None) -> Fetched:
+    return _copy_hashing(hf_cached_path(source), dest, progress, cancel)
+
+
+def hf_cached_path(source: str) -> Path:
+    """The hub-cache path of an ``hf://`` source, downloading it first unless ``HF_HUB_OFFLINE`` is set."""
     try:
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import LocalEntryNotFoundError
@@ -103,7 +108,7 @@ def _hf(source: str, dest: Path, progress: ProgressFn | None, cancel: CancelLike
         ) from exc
     except Exception as exc:  # the hub raises many types (HTTP, repo/entry not found, ...)
         raise DownloadError(f"{source}: {type(exc).__name__}: {exc}") from exc
-    return _copy_hashing(Path(cached), dest, progress, cancel)
+    return Path(cached)
 
 
 def _gdown():

@@ -138,3 +138,26 @@ def test_a_damaged_registry_is_named_and_never_overwritten_silently(tmp_path, ca
     err = capsys.readouterr().err
     assert str(models / "registry.json") in err and "unreadable model registry" in err
     assert (models / "registry.json").read_text() == "{ not json"
+
+
+def test_clip_entry_fills_the_hub_cache_where_the_text_encoder_finds_it(tmp_path, monkeypatch):
+    import json
+    import struct
+
+    from symnet_core.inference.text_embeddings import ClipTextEncoder
+
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    weights = struct.pack("<Q", len(header)) + header + b"\0\0\0\0"
+    cache = tmp_path / "hub"
+    _hf_cache(cache, "timm/resnet50_clip.openai", "open_clip_model.safetensors", weights)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    manager = ModelManager(tmp_path / "models")
+    entry = manager.get("clip-rn50-openai")
+    assert entry.kind == "clip" and entry.text_embedding["model"] == "RN50"
+    assert entry.sha256 == hashlib.sha256(weights).hexdigest()
+    assert Path(ClipTextEncoder("RN50", "openai").resolve_weights()).resolve() == Path(entry.file).resolve()
+    manager.remove("clip-rn50-openai")
+    assert Path(entry.file).is_file()  # the hub cache's file is not ours to delete
+    with pytest.raises(DownloadError, match="not in the Hugging Face cache"):
+        manager.get("clip-vit-b-32-openai")
