@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.models_service = models or ModelsService(parent=self)
         self._models_dialog: ModelsDialog | None = None
         self._model_name: str | None = None  # registry name of the loaded model, when it came from there
+        self._offer_models = True  # "No model for this folder yet" (off while the demo opens)
         self._export_dialog: ExportDialog | None = None
         self._help: HelpDialog | None = None
         self._messages: MessagesDialog | None = None
@@ -329,7 +330,7 @@ class MainWindow(QMainWindow):
             if name != self._model_name or self.service.model_spec is None:
                 self.use_named_model(name, remember=False)
             return
-        if self.service.model_spec is None:
+        if self.service.model_spec is None and self._offer_models:
             self.notes.post("info", "No model for this folder yet.",
                             "Choose, download or add one in Models… (it is remembered for this folder).",
                             "Models…", self.show_models_dialog)
@@ -341,6 +342,13 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_demo_ready(self, folder: str, model_path: str) -> None:
+        self._offer_models = False  # the demo brings its own model (loaded below)
+        try:
+            self._open_demo(folder, model_path)
+        finally:
+            self._offer_models = True
+
+    def _open_demo(self, folder: str, model_path: str) -> None:
         if not self.open_folder(folder):
             return
         if self.document.project is not None and seed_demo_project(self.document.project):
@@ -351,8 +359,8 @@ class MainWindow(QMainWindow):
             self.load_checkpoint(model_path, "demo model (synthetic scenes)")
         else:
             self.notes.error(f"The demo model is missing ({model_path}).",
-                             "This installation has no trained demo model yet; open another checkpoint to propagate.",
-                             "Open checkpoint…", self.open_checkpoint_dialog)
+                             "This installation has no trained demo model yet; install or choose one in Models….",
+                             "Models…", self.show_models_dialog)
 
     # --- simple action handlers ------------------------------------------------------------------------
 

@@ -303,6 +303,7 @@ def test_demo_opens_generated_folder_with_supports(qtbot, make_window, fake_back
     project = w.document.project
     assert project is not None and len(project.supports()) == 3
     assert project.classes[0].name != "object", "the class is named after the demo's class"
+    assert not any(n.message == "No model for this folder yet." for n in w.notes.history)  # the demo brings one
     if not demo_model_path().is_file():
         assert any("demo model is missing" in n.message for n in w.notes.history)
 
