@@ -265,6 +265,10 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a Sym-Net checkpoint", start, _CHECKPOINT_FILTER)
         if path:
             self.load_checkpoint(path)
+            self._model_name = None
+            project = self.document.project
+            if project is not None and not project.read_only and project.settings.get("model"):
+                project.update_settings(model=None)  # a file chosen by hand replaces the remembered model
 
     @Slot(str)
     def _on_device_changed(self, device: str) -> None:
@@ -309,10 +313,15 @@ class MainWindow(QMainWindow):
 
     def _suggest_meta_only(self) -> None:
         """Tell the user when a project class is a base class of the loaded named model (spec §7)."""
+        from symnet_core.weights import RegistryError
         from symnet_core.weights.folds import is_base_class
 
         project = self.document.project
-        entry = self.models_service.manager.registry.get(self._model_name) if self._model_name else None
+        try:
+            entry = self.models_service.manager.registry.get(self._model_name) if self._model_name else None
+        except RegistryError as exc:
+            self.notes.warning(str(exc))
+            return
         if project is None or entry is None or not entry.base_classes or not self.model_panel.use_base_learner:
             return
         hits = [c.name for c in project.classes if is_base_class(c.name, entry.base_classes)]

@@ -170,7 +170,10 @@ class ModelsDialog(QDialog):
     def _update_buttons(self) -> None:
         busy = self.service.busy
         chosen = self._selected(self.installed)
-        entry = self.service.manager.registry.get(chosen) if chosen else None
+        try:
+            entry = self.service.manager.registry.get(chosen) if chosen else None
+        except RegistryError:  # refresh() already shows the message
+            entry = None
         self.use_button.setEnabled(entry is not None and entry.kind == "checkpoint" and not busy)
         self.remove_button.setEnabled(entry is not None and not busy)
         self.download_button.setEnabled(self._selected(self.catalogue) is not None and not busy)

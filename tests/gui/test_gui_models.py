@@ -117,3 +117,15 @@ def test_an_installed_word2vec_table_is_found_for_an_authors_checkpoint(tmp_path
     found = _find_word2vec({"kind": "word2vec", "dataset": "pascal"}, tmp_path / "elsewhere" / "ckpt.pth")
     assert found == models / "word2vec-pascal.pkl"
     assert _find_word2vec({"kind": "word2vec", "dataset": "coco"}, tmp_path / "elsewhere" / "ckpt.pth") is None
+
+
+def test_dialog_shows_a_damaged_registry_instead_of_failing(qtbot, tmp_path):
+    from symnet_gui.widgets.models_dialog import ModelsDialog
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "registry.json").write_text("[]")
+    dialog = ModelsDialog(ModelsService(str(models)))
+    qtbot.addWidget(dialog)
+    assert "not a symnet-annotate model registry" in dialog.status.text()
+    assert dialog.installed.rowCount() == 0 and not dialog.use_button.isEnabled()
