@@ -34,7 +34,14 @@ import torch.nn.functional as F
 from symnet_core.adaptation.head_tuning import AdaptConfig, AdaptReport, adapt_head, config_dict
 from symnet_core.cancel import CancelLike, check_cancel
 from symnet_core.device import resolve_device
-from symnet_core.inference.transforms import Letterbox, image_to_model, mask_to_model, model_to_image
+from symnet_core.inference.transforms import (
+    RESIZE_MODES,
+    Letterbox,
+    image_to_model,
+    mask_to_model,
+    model_to_image,
+    resize_mode_for,
+)
 from symnet_core.inference.types import Prediction, SupportSummary
 from symnet_core.model.gram import gram_distance
 from symnet_core.model.symnet import QueryEncoding, SupportEncoding, SymNet
@@ -107,7 +114,16 @@ class Predictor:
         use_base_learner: ``False`` = meta-only (use for classes that are base classes of the
             checkpoint, which the ensemble pushes to background; spec §7).
         precision: ``"fp32"``, or ``"bf16"``/``"fp16"`` autocast (fp16 on CUDA only).
-        upscale_small: also enlarge images smaller than the model input (the authors do not).
+        channels_last: NHWC memory layout for the model and its inputs; ``None`` = on CUDA only
+            (faster convolutions there, docs/performance.md "GPU"); the CPU keeps NCHW.
+        compile: wrap ``encode_query`` and ``decode`` in :func:`torch.compile` (off by default:
+            the first batch of every new shape compiles for tens of seconds).
+        resize: how images are letterboxed (:mod:`symnet_core.inference.transforms`): ``"fit"`` (the
+            authors' configured evaluation: every image's longer side scaled to the model input
+            and floored to a multiple of 8, small images enlarged) or ``"shrink-only"`` (only
+            larger images are resized). ``None`` (default): what the checkpoint was evaluated
+            with (:func:`symnet_core.inference.transforms.resize_mode_for`): ``"fit"`` for the authors'
+            checkpoints and bare models.
         model_id: a name for the model, stored with every prediction (checkpoint name + digest).
     """
 
@@ -120,8 +136,10 @@ class Predictor:
         threshold: float = 0.5,
         use_base_learner: bool = True,
         precision: str = "fp32",
-        upscale_small: bool = False,
+        resize: str | None = None,
         model_id: str = "symnet",
+        channels_last: bool | None = None,
+        compile: bool = False,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
@@ -130,12 +148,19 @@ class Predictor:
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type != "cuda":
             raise ValueError("fp16 autocast needs a CUDA device; use bf16 on the CPU")
-        self.model = model.to(self.device).eval()
+        self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        self.compile = bool(compile)
+        self._compiled: tuple[SymNet, Callable[..., QueryEncoding], Callable[..., object]] | None = None
+        self.model = self._placed(model).eval()
         self.text_embedder = text_embedder
         self.threshold = float(threshold)
         self.use_base_learner = use_base_learner
         self.precision = precision
-        self.upscale_small = upscale_small
+        if resize is None:
+            resize = resize_mode_for(getattr(model, "checkpoint_info", None))
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        self.resize = resize
         self.model_id = model_id
         self._shots: list[SupportEncoding] = []
         self._text: torch.Tensor | None = None
@@ -154,6 +179,30 @@ class Predictor:
     @property
     def has_supports(self) -> bool:
         return bool(self._shots)
+
+    def _placed(self, model: SymNet) -> SymNet:
+        """``model`` on this predictor's device, in NHWC layout when :attr:`channels_last`."""
+        if self.channels_last:
+            return model.to(self.device, memory_format=torch.channels_last)
+        return model.to(self.device)
+
+    def _to_device(self, batch: list[torch.Tensor]) -> torch.Tensor:
+        """Stack CPU tensors into one batch on the device: through pinned memory with an
+        asynchronous copy on CUDA, in NHWC layout when :attr:`channels_last`."""
+        if self.device.type == "cuda":
+            pinned = torch.empty((len(batch), *batch[0].shape), dtype=batch[0].dtype, pin_memory=True)
+            x = torch.stack(batch, out=pinned).to(self.device, non_blocking=True)
+        else:
+            x = torch.stack(batch).to(self.device)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
+
+    def _functions(self) -> tuple[Callable[..., QueryEncoding], Callable[..., object]]:
+        """``(encode_query, decode)`` of the model in use, compiled once per model when :attr:`compile`."""
+        if not self.compile:
+            return self.model.encode_query, self.model.decode
+        if self._compiled is None or self._compiled[0] is not self.model:
+            self._compiled = (self.model, torch.compile(self.model.encode_query), torch.compile(self.model.decode))
+        return self._compiled[1], self._compiled[2]
 
     def _autocast(self) -> object:
         if self.precision == "fp32":
@@ -215,16 +264,19 @@ class Predictor:
         shots: list[SupportEncoding] = []
         f = self.model.config.feature_size
         for i, (img, msk) in enumerate(prepared):
-            box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.upscale_small)
-            x = torch.from_numpy(image_to_model(img, box)).unsqueeze(0).to(self.device)
-            y = torch.from_numpy(mask_to_model(msk, box)).unsqueeze(0).to(self.device)
+            box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.resize)
+            x = self._to_device([torch.from_numpy(image_to_model(img, box))])
+            y = self._to_device([torch.from_numpy(mask_to_model(msk, box))])
             with self._autocast():
                 enc = self.model.encode_support(x, y, text_t)
             if not bool((enc.mask_grid == 1).any()):
+                # The authors' model runs such a support, with an all-zero prototype and no
+                # support-query correlation: its prediction would not depend on the painted object.
                 raise ValueError(
                     f"support {i + 1}: the painted object is too small for the model — after resizing the image to "
                     f"{self.size}px it covers no cell of the {f}×{f} feature grid (objects need ≳ 8 px at that "
-                    "scale); paint a larger region or use a closer crop as support"
+                    "scale). The model would still run, but with an empty object prototype, so its prediction "
+                    "would ignore the painted object; paint a larger region or use a closer crop as support"
                 )
             shots.append(enc)
         k, n = self.model.config.shots, len(shots)
@@ -275,7 +327,7 @@ class Predictor:
         images, masks, class_name, _ = self._support_args
         model, report = adapt_head(
             self._base_model, images, masks, self._text, cfg, device=self.device,
-            with_base=self.use_base_learner, upscale_small=self.upscale_small, progress=progress, cancel=cancel,
+            with_base=self.use_base_learner, resize=self.resize, progress=progress, cancel=cancel,
         )  # fmt: skip
         if report.kept:
             self._use_model(model, {"report": asdict(report), "config": config_dict(cfg),
@@ -301,7 +353,7 @@ class Predictor:
                              f"shapes differ {wrong[:3]}")  # fmt: skip
         model = self._base_model.with_own_head()
         model.load_state_dict(state, strict=False)
-        self._use_model(model.to(self.device).eval(), dict(metadata or {}))
+        self._use_model(self._placed(model).eval(), dict(metadata or {}))
 
     def reset_head(self) -> None:
         """Back to the checkpoint's own head (supports re-encoded)."""
@@ -318,7 +370,7 @@ class Predictor:
     def _difference(self, query: QueryEncoding, shots: list[SupportEncoding]) -> torch.Tensor:
         """Foreground-minus-background score [B,1,S,S] on the model canvas (sigmoid = probability)."""
         assert self._text is not None
-        out = self.model.decode(query, shots, self._text, upsample=False)
+        out = self._functions()[1](query, shots, self._text, upsample=False)
         logits = out.final if self.use_base_learner else out.meta
         d = (logits[:, 1:2] - logits[:, 0:1]).float()
         return F.interpolate(d, size=(self.size, self.size), mode="bilinear", align_corners=True)
@@ -353,12 +405,12 @@ class Predictor:
         tensors = []
         for i, img in enumerate(images):
             check_rgb(img, f"query {i + 1}")
-            box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.upscale_small)
+            box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.resize)
             boxes.append(box)
             tensors.append(torch.from_numpy(image_to_model(img, box)))
-        x = torch.stack(tensors).to(self.device)
+        x = self._to_device(tensors)
         with self._autocast():
-            query = self.model.encode_query(x, with_base=self.use_base_learner)
+            query = self._functions()[0](x, with_base=self.use_base_learner)
             check_cancel(cancel)
             prob = self._canvas_probability(query)
         prob_np = prob.float().cpu().numpy()

@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from symnet_core.project.errors import ProjectWriteError
 
-__all__ = ["TEMP_SUFFIX", "atomic_write_bytes", "atomic_write_stream", "fsync_dir", "remove_stale_temps",
+__all__ = ["TEMP_SUFFIX", "atomic_move", "atomic_write_bytes", "atomic_write_stream", "fsync_dir", "remove_stale_temps",
            "write_hint"]
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,24 @@ def _replace_with(target: Path, fill: Callable[[int], None]) -> None:
             raise ProjectWriteError(target, exc, write_hint(exc)) from exc
         raise
     fsync_dir(target.parent)
+
+
+def atomic_move(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Move a finished file (e.g. a download in a temp file of the same folder) over ``target``, durably.
+
+    fsyncs ``source``, ``os.replace``-s it and fsyncs the folder. On failure ``source`` is left for
+    the caller to remove and :class:`ProjectWriteError` naming ``target`` is raised.
+    """
+    try:
+        fd = os.open(os.fspath(source), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(source, target)
+    except OSError as exc:
+        raise ProjectWriteError(target, exc, write_hint(exc)) from exc
+    fsync_dir(Path(target).parent)
 
 
 def remove_stale_temps(directory: str | os.PathLike[str]) -> int:

@@ -101,3 +101,17 @@ def test_user_folders_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv(paths.DIR_ENVS["cache"], str(tmp_path / "fast-disk"))
     assert paths.cache_dir() == tmp_path / "fast-disk" and paths.config_dir() == tmp_path / "home" / "config"
     atomic_write_bytes(tmp_path / "probe", b"x")  # the helper itself needs no folder creation here
+
+
+def test_atomic_move_places_a_finished_file_or_names_the_target(tmp_path: Path) -> None:
+    from symnet_core.project.atomic import atomic_move
+
+    src = tmp_path / ".download.part"
+    src.write_bytes(b"weights")
+    atomic_move(src, tmp_path / "model.pth")
+    assert (tmp_path / "model.pth").read_bytes() == b"weights" and not src.exists()
+    src.write_bytes(b"more")
+    (tmp_path / "busy" / "keep").mkdir(parents=True)
+    with pytest.raises(ProjectWriteError, match="busy"):
+        atomic_move(src, tmp_path / "busy")
+    assert src.read_bytes() == b"more"  # left for the caller to remove
