@@ -15,6 +15,7 @@ from symnet_core.cli.common import (
     ProgressLine,
     UsageError,
     add_model_args,
+    close_project,
     interrupt_sets,
     load_model,
     log,
@@ -67,7 +68,7 @@ def _propagate_project(args: argparse.Namespace) -> int:
             except PropagationError as exc:
                 raise UsageError(str(exc)) from exc
     finally:
-        project.close()
+        close_project(project)
     print(report.summary())  # noqa: T201
     for key, why in {**report.unreadable, **report.failed}.items():
         print(f"  not predicted: {key}: {why}")  # noqa: T201

@@ -54,22 +54,30 @@ class Editor:
 
     # --- classes -------------------------------------------------------------------------
 
-    def add_class(self, name: str, color: str | None = None) -> ClassRecord:
+    def add_class(self, name: str, color: str | None = None, *, class_id: int | None = None) -> ClassRecord:
         """Add a class; its id (next unused integer >= 1) is never reused, even after removal.
 
+        ``class_id`` asks for a given id (an import keeping a file's ids): allowed when no class
+        ever had it (``>= next_class_id``), up to ``MAX_CLASS_ID``.
+
         Raises:
-            ValueError: empty name, a name already used (case-insensitive), a bad colour.
+            ValueError: empty name, a name already used (case-insensitive), a bad colour, an id
+                that is taken, was used before or is out of range.
         """
         with self._p._mutex:
             self._p._check_writable()
             name = self._check_class_name(name)
-            cid = self._p._st.next_class_id
+            st = self._p._st
+            cid = st.next_class_id if class_id is None else int(class_id)
+            if class_id is not None and not st.next_class_id <= cid <= MAX_CLASS_ID:
+                raise ValueError(f"class id {cid} is taken or was used before (free ids: {st.next_class_id}.."
+                                 f"{MAX_CLASS_ID})")
             if cid > MAX_CLASS_ID:
                 raise ValueError(f"no class id left: ids are 1..{MAX_CLASS_ID} and never reused")
             color = normalize_color(color) if color else DEFAULT_COLORS[(cid - 1) % len(DEFAULT_COLORS)]
             rec = ClassRecord(cid, name, color)
-            self._p._st.classes[cid] = rec
-            self._p._st.next_class_id = cid + 1
+            st.classes[cid] = rec
+            st.next_class_id = cid + 1
             self._journal_classes()
             return rec
 

@@ -248,9 +248,9 @@ class Project(ProjectCore):
 
     # --- changes (symnet_core.project.editing.Editor) ----------------------------------------
 
-    def add_class(self, name: str, color: str | None = None) -> ClassRecord:
-        """Add a class; its id (next unused integer >= 1) is never reused."""
-        return self._edit.add_class(name, color)
+    def add_class(self, name: str, color: str | None = None, *, class_id: int | None = None) -> ClassRecord:
+        """Add a class; its id (next unused integer >= 1, or a free ``class_id``) is never reused."""
+        return self._edit.add_class(name, color, class_id=class_id)
 
     def rename_class(self, class_id: int, name: str) -> ClassRecord:
         return self._edit.rename_class(class_id, name)
