@@ -43,10 +43,12 @@ Huge images
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +62,10 @@ __all__ = [
     "SUPPORTED_EXTENSIONS",
     "ImageReadError",
     "LoadedImage",
+    "apply_pixel_limit",
     "list_images",
     "natural_key",
+    "pixel_limit_error",
     "read_image",
     "read_image_size",
 ]
@@ -123,11 +127,30 @@ class LoadedImage:
         return self.size[0] / self.full_size[0]
 
 
-def _ensure_pil_limit() -> None:
-    # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that. We apply our own,
-    # clearer limit, so only raise Pillow's default (never lower a limit someone else set).
+def apply_pixel_limit() -> None:
+    """Make Pillow accept every image up to :data:`MAX_PIXELS` (the one size policy).
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` (default ~89 MP) and refuses above twice that,
+    so a mask written for an accepted 150 MP image could not be read back. Every reader of
+    image or mask files (images, project masks, PNG/COCO import) calls this before
+    ``Image.open`` and then refuses anything above :data:`MAX_PIXELS` itself, with a clear
+    message. It only raises Pillow's limit, never lowers one set by someone else.
+    OpenCV's own limit (``CV_IO_MAX_IMAGE_PIXELS``, 2^30 by default) is above ours.
+    """
     if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def pixel_limit_error(width: int, height: int) -> str | None:
+    """Why a ``width x height`` image is refused by the size policy, or None when it is accepted."""
+    if width <= 0 or height <= 0:
+        return f"invalid size {width}x{height}"
+    if width * height > MAX_PIXELS:
+        return f"{width}x{height} = {width * height / 1e6:.0f} MP exceeds the limit of {MAX_PIXELS / 1e6:.0f} MP"
+    return None
+
+
+_ensure_pil_limit = apply_pixel_limit
 
 
 def _describe(exc: BaseException) -> str:
@@ -151,19 +174,18 @@ def _open(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageReadError(p, "the file is empty (0 bytes)")
     try:
         im = Image.open(p)
+    except PermissionError as exc:
+        raise ImageReadError(p, f"permission denied: the file is not readable by this user ({exc.strerror})") from None
     except UnidentifiedImageError:
         raise ImageReadError(p, "not an image, or an unsupported image format") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(p, f"too many pixels ({_describe(exc)})") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(p, f"corrupt image header ({_describe(exc)})") from exc
-    w, h = im.size
-    if w <= 0 or h <= 0:
+    why = pixel_limit_error(*im.size)
+    if why:
         im.close()
-        raise ImageReadError(p, f"invalid size {w}x{h}")
-    if w * h > MAX_PIXELS:
-        im.close()
-        raise ImageReadError(p, f"{w}x{h} = {w * h / 1e6:.0f} MP exceeds the limit of {MAX_PIXELS / 1e6:.0f} MP")
+        raise ImageReadError(p, why)
     return im
 
 
@@ -425,11 +447,35 @@ def natural_key(rel_path: str) -> tuple[tuple[object, ...], ...]:
     return (*parts, (rel_path,))
 
 
-def _walk(root: str, rel: str, recursive: bool) -> Iterator[str]:
+def _not_listed_reason(entry: os.DirEntry[str]) -> str:
+    """Why an image-named entry that is not a regular file is left out, in words."""
+    if entry.is_symlink():
+        try:
+            os.stat(entry.path)
+        except FileNotFoundError:
+            return "dangling symbolic link (its target does not exist)"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "symbolic link loop"
+            return f"symbolic link that cannot be followed ({exc.strerror})"
+    try:
+        mode = os.stat(entry.path).st_mode
+    except OSError as exc:
+        return f"cannot be accessed ({exc.strerror})"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file"
+    if stat.S_ISDIR(mode):
+        return "a folder named like an image (symlinked folders are not followed)"
+    return "not a regular file (device or socket)"
+
+
+def _walk(root: str, rel: str, recursive: bool, skipped: dict[str, str] | None) -> Iterator[str]:
     try:
         entries = list(os.scandir(os.path.join(root, rel) if rel else root))
     except OSError as exc:
         log.warning("skipping unreadable folder %s: %s", os.path.join(root, rel), exc)
+        if skipped is not None:
+            skipped[rel or "."] = f"unreadable folder ({exc.strerror or exc})"
         return
     for entry in entries:
         if entry.name.startswith("."):  # hidden files and the project's own .symnet/
@@ -438,22 +484,34 @@ def _walk(root: str, rel: str, recursive: bool) -> Iterator[str]:
         try:
             if entry.is_dir(follow_symlinks=False):
                 if recursive:
-                    yield from _walk(root, child, recursive)
-            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
+                    yield from _walk(root, child, recursive, skipped)
+                continue
+            if os.path.splitext(entry.name)[1].lower() not in SUPPORTED_EXTENSIONS:
+                continue
+            if entry.is_file():
                 yield child
+                continue
+            why = _not_listed_reason(entry)
         except OSError as exc:
-            log.warning("skipping %s: %s", entry.path, exc)
+            why = f"cannot be accessed ({exc.strerror or exc})"
+        log.warning("not an image file, skipped: %s: %s", entry.path, why)
+        if skipped is not None:
+            skipped[child] = why
 
 
-def list_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[str]:
+def list_images(
+    folder: str | os.PathLike[str], recursive: bool = True, skipped: dict[str, str] | None = None
+) -> list[str]:
     """Image files under ``folder`` as relative POSIX paths, naturally sorted.
 
     Picks files by extension (:data:`SUPPORTED_EXTENSIONS`, case-insensitive) without opening
     them. Skips hidden files and folders (names starting with ``.``, which includes the project
     folder ``.symnet``) and does not follow symlinked folders (no cycles); symlinked files are
-    listed. Unreadable sub-folders are logged and skipped.
+    listed. Unreadable sub-folders, dangling symlinks, symlink loops, FIFOs and devices named like
+    images are never silently dropped: each is logged as a warning naming it and, when ``skipped``
+    is given, added to it as ``{relative path: reason}``.
     """
     root = os.fspath(Path(folder))
     if not os.path.isdir(root):
         raise NotADirectoryError(f"not a folder: {root}")
-    return sorted(_walk(root, "", recursive), key=natural_key)
+    return sorted(_walk(root, "", recursive, skipped), key=natural_key)

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as mask_utils
 
 from symnet_core.io.common import (
@@ -27,6 +27,7 @@ from symnet_core.io.common import (
     mask_dtype_for,
     rle_string_counts,
 )
+from symnet_core.io.images import apply_pixel_limit, pixel_limit_error
 from symnet_core.io.png.export import FORMAT_ID, LABELMAP_NAME, MANIFEST_NAME, MASKS_DIR
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,15 @@ def read_label_png(
         if not 0 <= v <= MAX_CLASS_ID:
             raise ValueError(f"class id {v} in the class map is outside 0..{MAX_CLASS_ID}")
     where = os.fspath(path)
-    with Image.open(path) as im:
+    apply_pixel_limit()
+    try:
+        im = Image.open(path)
+    except (Image.DecompressionBombError, UnidentifiedImageError) as e:
+        raise ValueError(f"{where}: not a readable mask image ({e})") from e
+    with im:
+        why = pixel_limit_error(*im.size)
+        if why:
+            raise ValueError(f"{where}: mask refused: {why}")
         im.load()
         if im.mode == "P" and colour_map:
             im = im.convert("RGBA")

@@ -27,6 +27,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from symnet_core.io.common import check_relative_posix, quiet_stdout, rle_string_counts
+from symnet_core.io.images import apply_pixel_limit
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +118,10 @@ def oriented_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     Orientations 5-8 (transpose, rotate 90/270, transverse) swap width and height; values outside 1..8 and
     unreadable EXIF count as 1. Same rule as the app's image reader: for PNG only the eXIf chunk before the
     pixel data is read (Pillow's PNG ``getexif`` would decode the whole image to look further). Raises
-    OSError (PIL's UnidentifiedImageError is one) when the file cannot be opened as an image.
+    OSError (PIL's UnidentifiedImageError is one) when the file cannot be opened as an image. Same size
+    policy as every reader (:func:`symnet_core.io.images.apply_pixel_limit`).
     """
+    apply_pixel_limit()
     with Image.open(path) as im:
         w, h = im.size
         try:
