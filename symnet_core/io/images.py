@@ -65,6 +65,7 @@ __all__ = [
     "apply_pixel_limit",
     "list_images",
     "natural_key",
+    "pil_to_array",
     "pixel_limit_error",
     "read_image",
     "read_image_size",
@@ -323,6 +324,12 @@ def _resize_to_fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
 
 
 # --- mode conversions ---------------------------------------------------------------------
+
+
+def pil_to_array(im: Image.Image) -> np.ndarray:
+    """``np.asarray(im)`` of a loaded image, band by band into one array (no transient full copies):
+    the peak is the Pillow image plus the result, not three full copies."""
+    return _to_array(im)
 
 
 def _to_array(im: Image.Image) -> np.ndarray:

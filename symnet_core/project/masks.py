@@ -14,7 +14,7 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from symnet_core.io.images import apply_pixel_limit, pixel_limit_error
+from symnet_core.io.images import apply_pixel_limit, pil_to_array, pixel_limit_error
 from symnet_core.project.errors import ProjectFormatError
 
 __all__ = ["decode_mask", "encode_mask", "present_ids"]
@@ -50,7 +50,7 @@ def decode_mask(path: str | os.PathLike[str]) -> np.ndarray:
                 raise ProjectFormatError(f"mask file '{path}' is refused: {why}")
             im.load()
             if im.mode in ("P", "L"):
-                return np.array(im, dtype=np.uint8)
+                return pil_to_array(im)  # P: the indices, never the palette colours
             if im.mode.startswith("I"):
                 a = np.asarray(im)
                 if a.min(initial=0) < 0 or a.max(initial=0) > 65535:
