@@ -42,8 +42,16 @@ def could_not_run(exc: BaseException) -> str | None:
     if isinstance(exc, MemoryError):
         return "not enough memory (try a smaller --max-side or --batch-size)"
     if isinstance(exc, OSError):
+        import errno
+
         where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
-        return f"{exc.strerror or exc}{where}; everything saved before this point is kept"
+        hint = {
+            errno.ENOSPC: "the disk is full: free some space and run the command again",
+            errno.EDQUOT: "the disk quota is exceeded: free some space and run the command again",
+            errno.EACCES: "permission denied: check that the folder is writable/readable by you",
+            errno.EROFS: "the file system is read-only: choose another output folder",
+        }.get(exc.errno or -1, "check the file and run the command again")
+        return f"{exc.strerror or exc}:{where or ' (no file named)'}; {hint}; everything written before is kept"
     return None
 
 

@@ -174,9 +174,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and not exc.filename:
+            # name the file (os.write's error does not): "No space left on device: 'out/masks/a.png'"
+            raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(target)) from exc
         raise
     if os.name == "posix":  # make the rename itself durable
         with contextlib.suppress(OSError):

@@ -27,7 +27,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from symnet_core.io.common import check_relative_posix, quiet_stdout, rle_string_counts
-from symnet_core.io.images import apply_pixel_limit
+from symnet_core.io.images import apply_pixel_limit, pixel_limit_error
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +264,12 @@ def _check_annotation(ann: dict[str, Any], img: Mapping[str, Any], col: _Collect
     return rle
 
 
+def _size_ok(img: Mapping[str, Any]) -> bool:
+    """Within the one image-size policy (:data:`symnet_core.io.images.MAX_PIXELS`); larger sizes
+    are never given to pycocotools (a 10^9 x 10^9 image with a polygon segfaults it)."""
+    return pixel_limit_error(int(img["width"]), int(img["height"])) is None
+
+
 def _check_structure(data: Any, col: _Collector) -> bool:
     """Top-level structure, images, categories and id rules. False if nothing further can be checked
     (the three top-level lists are missing)."""
@@ -303,6 +309,8 @@ def _check_structure(data: Any, col: _Collector) -> bool:
         names.add(fn)
         if not all(_is_int(img.get(k)) and img[k] > 0 for k in ("width", "height")):
             col.error(f"image {img.get('id')} ({fn}): width/height must be positive ints")
+        elif not _size_ok(img):
+            col.error(f"image {img.get('id')} ({fn}): {pixel_limit_error(img['width'], img['height'])}")
     for cat in data["categories"]:
         if isinstance(cat, dict) and not isinstance(cat.get("name"), str):
             col.error(f"category {cat.get('id')}: missing name")
@@ -354,8 +362,8 @@ def _check_annotations(
         if "ignore" in ann:
             col.warn(f"{where}: has an 'ignore' field (no effect in COCOeval; detectron2 rejects ignore != 0)")
         img = images[ann["image_id"]]
-        if not all(_is_int(img.get(k)) and img[k] > 0 for k in ("width", "height")):
-            evaluable = False
+        if not all(_is_int(img.get(k)) and img[k] > 0 for k in ("width", "height")) or not _size_ok(img):
+            evaluable = False  # reported with the image; never passed to pycocotools (it crashes)
             continue
         rle = _check_annotation(ann, img, col)
         if rle is None:
