@@ -500,7 +500,7 @@ def _walk(root: str, rel: str, recursive: bool, skipped: dict[str, str] | None) 
                 continue
             why = _not_listed_reason(entry)
         except OSError as exc:
-            why = f"cannot be accessed ({exc.strerror or exc})"
+            why = "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot be accessed ({exc.strerror or exc})"
         log.warning("not an image file, skipped: %s: %s", entry.path, why)
         if skipped is not None:
             skipped[child] = why
