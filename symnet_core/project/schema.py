@@ -222,6 +222,12 @@ class ProjectState:
 # --- JSON <-> records ---------------------------------------------------------------------
 
 _IMAGE_OPTIONAL = ("mask", "confidence", "model", "run_id", "updated", "error")
+_IMAGE_TEXT = ("model", "run_id", "updated", "error")
+_RUN_TYPES: dict[str, tuple[type, ...]] = {
+    "state": (str,), "scope": (str,), "fingerprint": (str,), "model": (str, type(None)),
+    "threshold": (int, float, type(None)), "started": (str, type(None)), "finished": (str, type(None)),
+    "predicted": (int,), "classes": (list, tuple),
+}
 
 
 def class_to_dict(c: ClassRecord) -> dict[str, Any]:
@@ -307,6 +313,9 @@ def image_from_dict(d: Any, source: Path | str) -> ImageRecord:
         isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_CLASS_ID for i in present
     ):
         raise _fail(source, f"{where}: classes_present must be a list of class ids 1..{MAX_CLASS_ID}")
+    for name in _IMAGE_TEXT:
+        if d.get(name) is not None and not isinstance(d[name], str):
+            raise _fail(source, f"{where}: '{name}' must be a string or null, got {str(d[name])[:40]}")
     width, height = _size(d, where, source)
     return ImageRecord(
         path=d["path"],
@@ -328,6 +337,11 @@ def run_from_dict(d: Any, source: Path | str) -> RunRecord:
     if not isinstance(d, dict) or not isinstance(d.get("id"), str):
         raise _fail(source, f"bad run entry {d!r}")
     known = {k: d[k] for k in RunRecord.__dataclass_fields__ if k in d}
+    for k, v in known.items():
+        if k in _RUN_TYPES and (not isinstance(v, _RUN_TYPES[k]) or (isinstance(v, bool) and k != "state")):
+            raise _fail(source, f"run '{d['id'][:60]}': '{k}' has the wrong type ({str(v)[:40]})")
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in known.get("classes", ())):
+        raise _fail(source, f"run '{d['id'][:60]}': 'classes' must be a list of class ids")
     known["classes"] = tuple(known.get("classes", ()))
     return RunRecord(**known)
 

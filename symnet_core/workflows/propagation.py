@@ -68,6 +68,7 @@ from symnet_core.workflows.contracts import (
     PredictorSource,
     PropagationError,
     PropagationReport,
+    UnusableSupportError,
 )
 from symnet_core.workflows.supports import load_class_supports
 
@@ -221,18 +222,25 @@ def _setup_jobs(
             )
         for cid, (imgs, msks) in supports.items():
             if not shared:
-                predictors.set_supports(imgs, msks, names[cid])  # type: ignore[union-attr]
+                _set_supports(predictors, imgs, msks, names[cid])
             jobs.append(_ClassJob(cid, names[cid], predictors, (imgs, msks) if shared else None))  # type: ignore[arg-type]
     elif callable(predictors):
         for cid, (imgs, msks) in supports.items():
             p = predictors()
             if apply_adapted_head(project, cid, p, report.warnings):
                 report.adapted_classes.append(cid)
-            p.set_supports(imgs, msks, names[cid])
+            _set_supports(p, imgs, msks, names[cid])
             jobs.append(_ClassJob(cid, names[cid], p))
     else:
         raise TypeError("predictors must be a predictor, a factory, or a {class_id: predictor} mapping")
     return jobs
+
+
+def _set_supports(predictor: Any, imgs: list[np.ndarray], msks: list[np.ndarray], name: str) -> None:
+    try:
+        predictor.set_supports(imgs, msks, name)
+    except ValueError as exc:
+        raise UnusableSupportError(f"class '{name}': {exc}") from exc
 
 
 def propagate_project(
