@@ -50,7 +50,10 @@ def _read_coco(path: str):
             data = json.load(f)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"{path}: cannot be read as JSON ({exc}); check the file or export it again") from exc
-    report = validate_coco_data(data, check_ap=False)
+    try:
+        report = validate_coco_data(data, check_ap=False)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        raise UsageError(f"{path}: not imported, invalid COCO file ({type(exc).__name__}: {exc})") from exc
     fatal = [e for e in report.errors if not _cosmetic(e)]
     if fatal:
         more = f" (and {len(fatal) - 1} more: run `symnet-annotate validate {path}`)" if len(fatal) > 1 else ""

@@ -346,11 +346,11 @@ def _check_annotations(
             col.error(f"{where}: duplicate annotation id")
         if _is_int(aid):
             ann_ids.add(aid)
-        if ann.get("image_id") not in images:
+        if not _is_int(ann.get("image_id")) or ann["image_id"] not in images:
             col.error(f"{where}: image_id {ann.get('image_id')!r} is not in images")
             evaluable = False
             continue
-        if ann.get("category_id") not in cat_ids:
+        if not _is_int(ann.get("category_id")) or ann["category_id"] not in cat_ids:
             col.error(f"{where}: category_id {ann.get('category_id')!r} is not in categories")
             evaluable = False
         if "iscrowd" not in ann or ann["iscrowd"] not in (0, 1):
@@ -371,7 +371,7 @@ def _check_annotations(
         elif img["id"] in keep_ids:
             decoded[(img["id"], ann.get("category_id"))].append(rle)
     col.counts["annotations"] = len(data["annotations"])
-    with_anns = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
+    with_anns = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict) and _is_int(a.get("image_id"))}
     col.counts["images_without_annotations"] = sum(1 for i in images if i not in with_anns)
     return evaluable, decoded
 
