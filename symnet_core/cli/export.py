@@ -79,7 +79,7 @@ def _export(args: argparse.Namespace) -> int:
         project.close(save=False)
     for w in dict.fromkeys(warnings):
         print(f"  warning: {w}")  # noqa: T201
-    if any(": skipped" in w for w in warnings):
+    if any(": skipped, its mask cannot be used" in w for w in warnings):
         status = EXIT_PARTIAL  # some images could not be exported (named above)
     return status
 
