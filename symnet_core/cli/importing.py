@@ -17,11 +17,14 @@ from symnet_core.project.errors import ProjectWriteError
 
 
 def register(sub) -> None:
-    i = sub.add_parser("import", help="import COCO annotations or PNG masks into a project")
+    i = sub.add_parser("import", help="import COCO, PNG, YOLO, Pascal VOC, labelme or CVAT annotations")
     i.add_argument("--project", required=True, help="images folder (a project is created if there is none)")
     src = i.add_mutually_exclusive_group(required=True)
     src.add_argument("--coco")
     src.add_argument("--masks")
+    src.add_argument("--from", dest="source", help="file or folder of the --format given")
+    i.add_argument("--format", choices=("coco", "png", "yolo", "voc", "labelme", "cvat"),
+                   help="format of --from (class names are mapped to the project's classes)")
     i.add_argument("--class", dest="class_name", help="class name for binary PNG masks without classes.json")
     i.add_argument("--status", default="accepted", choices=("accepted", "edited", "predicted"))
     i.add_argument("--as-supports", action="store_true", help="also mark imported images as supports")
@@ -40,9 +43,19 @@ def _read_coco(path: str):
     """Validate, then decode. Every problem of the file is one UsageError line (exit 2): a file
     from someone else must never crash the import (huge or NaN polygon coordinates segfaulted
     pycocotools before validation came first)."""
+    from symnet_core.io import import_coco
+
+    _validate_coco(path)
+    try:
+        return import_coco(path)
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
+        raise UsageError(f"{path}: not imported: {exc}") from exc
+
+
+def _validate_coco(path: str) -> None:
+    """Raise UsageError (one line) unless the COCO file at ``path`` decodes safely."""
     import json
 
-    from symnet_core.io import import_coco
     from symnet_core.io.coco.validate import validate_coco_data
 
     try:
@@ -58,10 +71,6 @@ def _read_coco(path: str):
     if fatal:
         more = f" (and {len(fatal) - 1} more: run `symnet-annotate validate {path}`)" if len(fatal) > 1 else ""
         raise UsageError(f"{path}: not imported, invalid COCO file: {fatal[0]}{more}")
-    try:
-        return import_coco(path)
-    except (ValueError, KeyError, TypeError, OverflowError) as exc:
-        raise UsageError(f"{path}: not imported: {exc}") from exc
 
 
 def _cosmetic(error: str) -> bool:
@@ -94,19 +103,26 @@ def _import(args: argparse.Namespace) -> int:
     from symnet_core.io import import_png_masks, load_png_classes
     from symnet_core.project import ProjectError
 
+    if args.source and not args.format:
+        raise UsageError("--from needs --format (coco, png, yolo, voc, labelme or cvat)")
     root = Path(args.project)
+    masks, png_dir = None, None
     if args.coco:
         cats, masks = _read_coco(args.coco)  # before opening: a bad file changes nothing
-    else:
-        if not Path(args.masks).is_dir():
-            raise UsageError(f"--masks {args.masks}: not a folder")
-        cats = load_png_classes(args.masks)
-        masks = None
+    elif args.source and args.format == "coco":
+        _validate_coco(args.source)  # then read by the format registry below
+    elif args.masks or args.format == "png":
+        png_dir = args.masks or args.source
+        if not Path(png_dir).is_dir():
+            raise UsageError(f"{png_dir}: not a folder of PNG masks")
+        cats = load_png_classes(png_dir)
     project = _open_or_create(root)
     try:
         keys = [r.path for r in project.images if not r.missing]
-        if masks is None:
-            masks = import_png_masks(args.masks, keys, strict=False)
+        if args.source and args.format not in (None, "png"):
+            cats, masks = _import_format(args, project, keys)
+        elif masks is None:
+            masks = import_png_masks(png_dir, keys, strict=False)
         mapping = _class_mapping(project, cats, args.class_name, bool(masks))
         known = set(keys)
         imported, skipped = 0, []
@@ -135,3 +151,28 @@ def _import(args: argparse.Namespace) -> int:
     for s in skipped:
         print(f"  skipped: {s}")  # noqa: T201
     return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def _import_format(args: argparse.Namespace, project, keys: list[str]):
+    """``(categories, {project key or unmatched name: mask})`` from ``--from`` in ``--format``."""
+    from symnet_core.cli.common import UsageError
+    from symnet_core.io.interop import match_keys
+    from symnet_core.io.registry import import_format
+
+    if not Path(args.source).exists():
+        raise UsageError(f"{args.source}: no such file or folder")
+    sizes = {}
+    if args.format == "yolo":
+        for k in keys:
+            try:
+                sizes[k] = project.image_size(k)
+            except ValueError:
+                continue
+    try:
+        cats, masks = import_format(args.format, args.source, sizes=sizes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    matched = match_keys(masks, keys)
+    return cats, {matched.get(k, k): m for k, m in masks.items()}
+
+

@@ -126,4 +126,4 @@ def test_command_line():
     assert parse_args(["--demo"]).demo
     from symnet_core.cli.annotate import SUBCOMMANDS  # no torch, no Qt
 
-    assert HEADLESS_COMMANDS == SUBCOMMANDS == ("propagate", "adapt", "export", "validate", "import")
+    assert HEADLESS_COMMANDS == SUBCOMMANDS == ("propagate", "adapt", "export", "validate", "import", "models")
