@@ -15,6 +15,7 @@ from symnet_core.cli.common import (
     ProgressLine,
     UsageError,
     add_model_args,
+    close_project,
     interrupt_sets,
     load_model,
     log,
@@ -67,7 +68,7 @@ def _propagate_project(args: argparse.Namespace) -> int:
             except PropagationError as exc:
                 raise UsageError(str(exc)) from exc
     finally:
-        project.close()
+        close_project(project)
     print(report.summary())  # noqa: T201
     for key, why in {**report.unreadable, **report.failed}.items():
         print(f"  not predicted: {key}: {why}")  # noqa: T201
@@ -126,8 +127,10 @@ def _propagate_folders(args: argparse.Namespace) -> int:
     for w in summary.warnings:
         log.warning("%s", w)
     targets = list_images(img_dir)
+    names = output_names(targets)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
+    written = 0
     cancel = threading.Event()
     progress = ProgressLine("propagate", quiet=args.quiet)
     done = 0
@@ -158,18 +161,43 @@ def _propagate_folders(args: argparse.Namespace) -> int:
                 if (mask.shape[1], mask.shape[0]) != img.full_size:
                     mask = cv2.resize(mask, img.full_size, interpolation=cv2.INTER_NEAREST)
                 try:
-                    _write_png_atomic((out_dir / rel).with_suffix(".png"), mask)
+                    _write_png_atomic(out_dir / names[rel], mask)
                 except OSError as exc:
                     failed[rel] = f"cannot write the mask: {exc}"
+                else:
+                    written += 1
             done += len(chunk)
             progress(done, len(targets), chunk[-1])
-    ok = done - len(failed)
-    print(f"{ok}/{len(targets)} masks written to {out_dir}" + (" (interrupted)" if cancel.is_set() else ""))  # noqa: T201
+    print(f"{written}/{len(targets)} masks written to {out_dir}"  # noqa: T201
+          + (" (interrupted)" if cancel.is_set() else ""))
+    renamed = {rel: n for rel, n in names.items() if n != str(Path(rel).with_suffix(".png"))}
+    if renamed:
+        print(f"  {len(renamed)} images share a name up to the extension; their masks keep it:")  # noqa: T201
+        for rel, n in renamed.items():
+            print(f"    {rel} -> {n}")  # noqa: T201
     for rel, why in failed.items():
         print(f"  not predicted: {rel}: {why}")  # noqa: T201
     if cancel.is_set():
         return EXIT_INTERRUPTED
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def output_names(targets: list[str]) -> dict[str, str]:
+    """``{image rel path: mask rel path}``: ``a/x.jpg -> a/x.png``, except where two images would get
+    the same mask name (``x.bmp`` and ``x.webp``; compared case-insensitively, as some file systems
+    do): those keep their extension (``x.bmp.png``, ``x.webp.png``), so no mask overwrites another."""
+    plain = {rel: str(Path(rel).with_suffix(".png")) for rel in targets}
+    users: dict[str, int] = {}
+    for name in plain.values():
+        users[name.casefold()] = users.get(name.casefold(), 0) + 1
+    out = {rel: (f"{rel}.png" if users[name.casefold()] > 1 else name) for rel, name in plain.items()}
+    seen: dict[str, list[str]] = {}
+    for rel, name in out.items():
+        seen.setdefault(name.casefold(), []).append(rel)
+    clashes = [" and ".join(rels) for rels in seen.values() if len(rels) > 1]
+    if clashes:
+        raise UsageError(f"these images would write the same mask file; rename one of each: {'; '.join(clashes)}")
+    return out
 
 
 def _write_png_atomic(path: Path, mask: np.ndarray) -> None:

@@ -54,10 +54,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from symnet_core.adaptation.class_heads import apply_adapted_head, head_digest
+from symnet_core.inference.upsample import bands, resize_rows_linear, resize_rows_nearest
 from symnet_core.project import ImageStatus, Project, ProjectWriteError, RunRecord
 from symnet_core.project.schema import now_iso
 from symnet_core.project.status import PROPAGATION_WRITABLE
@@ -68,6 +68,7 @@ from symnet_core.workflows.contracts import (
     PredictorSource,
     PropagationError,
     PropagationReport,
+    UnusableSupportError,
 )
 from symnet_core.workflows.supports import load_class_supports
 
@@ -165,27 +166,37 @@ def _combine(
     threshold: float | None,
     dtype: type[np.unsignedinteger[Any]],
 ) -> tuple[np.ndarray, float]:
-    """One image's class predictions → the full-size index mask and the confidence (min score)."""
+    """One image's class predictions → the full-size index mask and the confidence (min score).
+
+    Probabilities stay at the resolution the predictor returned (``rgb_shape``); the full-size
+    ``H x W`` label is filled a band of rows at a time (:mod:`symnet_core.inference.upsample`),
+    so memory is the label mask plus a few MB whatever the image size (a 300 MP image used to
+    need ~3 GB of full-size float32 maps).
+    """
     w, h = full_size
-    best = np.full((h, w), -1.0, dtype=np.float32)
     label = np.zeros((h, w), dtype=dtype)
-    scores = []
-    for job, pred in zip(jobs, preds, strict=True):
+    probs, smalls, scores = [], [], []
+    for pred in preds:
         prob = np.asarray(pred.probability, dtype=np.float32)
         if prob.shape != tuple(rgb_shape[:2]):
             raise ValueError(f"predictor returned a {prob.shape} probability for a {tuple(rgb_shape[:2])} image")
-        if threshold is None:
-            cand = np.asarray(pred.mask, dtype=bool)
-            if cand.shape != (h, w):
-                cand = cv2.resize(cand.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        if prob.shape != (h, w):
-            prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
-        if threshold is not None:
-            cand = prob >= threshold
-        upd = cand & (prob > best)
-        best[upd] = prob[upd]
-        label[upd] = job.class_id
+        probs.append(prob)
+        smalls.append(np.asarray(pred.mask, dtype=bool) if threshold is None else None)
         scores.append(float(pred.score))
+    for y0, y1 in bands(h, w):
+        best = np.full((y1 - y0, w), -1.0, dtype=np.float32)
+        out = label[y0:y1]
+        for job, prob, small in zip(jobs, probs, smalls, strict=True):
+            p = prob[y0:y1] if prob.shape == (h, w) else resize_rows_linear(prob, w, h, y0, y1)
+            if small is None:
+                cand = p >= threshold
+            elif small.shape == (h, w):
+                cand = small[y0:y1]
+            else:
+                cand = resize_rows_nearest(small, w, h, y0, y1)
+            upd = cand & (p > best)
+            best[upd] = p[upd]
+            out[upd] = job.class_id
     return label, min(scores)
 
 
@@ -211,18 +222,25 @@ def _setup_jobs(
             )
         for cid, (imgs, msks) in supports.items():
             if not shared:
-                predictors.set_supports(imgs, msks, names[cid])  # type: ignore[union-attr]
+                _set_supports(predictors, imgs, msks, names[cid])
             jobs.append(_ClassJob(cid, names[cid], predictors, (imgs, msks) if shared else None))  # type: ignore[arg-type]
     elif callable(predictors):
         for cid, (imgs, msks) in supports.items():
             p = predictors()
             if apply_adapted_head(project, cid, p, report.warnings):
                 report.adapted_classes.append(cid)
-            p.set_supports(imgs, msks, names[cid])
+            _set_supports(p, imgs, msks, names[cid])
             jobs.append(_ClassJob(cid, names[cid], p))
     else:
         raise TypeError("predictors must be a predictor, a factory, or a {class_id: predictor} mapping")
     return jobs
+
+
+def _set_supports(predictor: Any, imgs: list[np.ndarray], msks: list[np.ndarray], name: str) -> None:
+    try:
+        predictor.set_supports(imgs, msks, name)
+    except ValueError as exc:
+        raise UnusableSupportError(f"class '{name}': {exc}") from exc
 
 
 def propagate_project(
