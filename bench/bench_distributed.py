@@ -4,6 +4,8 @@ Writes ``--n`` demo scenes (:func:`symnet_core.training.synthetic.generator.make
 one support, and propagates them into fresh projects with
 
 * ``serial``: :func:`propagate_project` in this process, torch on ``--cores`` threads;
+* ``serial_1thread``: the same on one thread (on a heavily loaded machine torch's multi-threaded
+  CPU kernels can be many times slower than one thread: both baselines are reported);
 * ``ray_1x{cores}``: one Ray actor with ``--cores`` threads;
 * ``ray_{cores}x1``: ``--cores`` actors with one thread each,
 
@@ -11,7 +13,9 @@ all on a local Ray started with ``num_cpus=--cores`` (equal cores). Per run: ``w
 return, including Ray's actor start and model load), ``steady_images_per_s`` (committed
 results from the 10 % mark to the last), ``images_per_s`` (whole call), ``first_result_s``
 (start-up: supports, model load, actors). ``ray_overhead`` compares each Ray run's
-rates with the serial run's (positive = slower than serial). Then
+rates with each serial run's (``<ray run>_vs_<serial run>``; positive = slower than serial).
+Ray's output iterator hands results over in bursts, so its ``steady`` rate flatters Ray: compare
+``images_per_s`` (whole call, start-up included). Then
 
 * ``driver_memory``: a ``ray_{cores}x1`` run over ``--mem-n`` images, the driver's RSS
   (``/proc/self/statm``) sampled every 1 % of the images; ``flat`` when it grew by at most
@@ -165,18 +169,19 @@ def main() -> None:
         ray.init(num_cpus=args.cores, include_dashboard=False, log_to_driver=False)
         runs = {}
         clocks = {}
-        configs = [("serial", 0, args.cores), (f"ray_1x{args.cores}", 1, args.cores),
+        configs = [("serial", 0, args.cores), ("serial_1thread", 0, 1), (f"ray_1x{args.cores}", 1, args.cores),
                    (f"ray_{args.cores}x1", args.cores, 1)]
         for name, workers, threads in configs:
-            runs[name], clocks[name] = _run(name, small, work, ckpt, args.cores, workers, threads)
+            runs[name], clocks[name] = _run(name, small, work, ckpt, threads if workers == 0 else args.cores,
+                                            workers, threads)
             print(json.dumps({name: runs[name]}), flush=True)
-        base = runs["serial"]
         overhead = {
-            name: {
-                "steady": round(1 - r["steady_images_per_s"] / base["steady_images_per_s"], 3),
-                "wall": round(1 - r["images_per_s"] / base["images_per_s"], 3),
+            f"{name}_vs_{ref}": {
+                "steady": round(1 - r["steady_images_per_s"] / runs[ref]["steady_images_per_s"], 3),
+                "wall": round(1 - r["images_per_s"] / runs[ref]["images_per_s"], 3),
             }
-            for name, r in runs.items() if name != "serial"
+            for ref in ("serial", "serial_1thread")
+            for name, r in runs.items() if r["engine"] == "ray"
         }
         commit = _commit_rate(work / "serial", small, work, args.commit_repeat)
         memory = None

@@ -42,6 +42,12 @@ Crash safety and resuming
     with a fingerprint of its inputs (classes, supports, scope, threshold, model). Starting the
     same propagation again while the latest run is unfinished (cancelled, crashed, failed)
     **resumes** it: images already predicted by that run are skipped.
+
+Other engines
+    :mod:`symnet_core.workflows.distributed` runs the same steps on Ray actors or as scheduler
+    shards; all engines share :mod:`~symnet_core.workflows.prediction_steps` (the model side)
+    and :mod:`~symnet_core.workflows.run_book` (targets, run record, commit), so their masks
+    are byte-identical and any engine resumes another's unfinished run.
 """
 
 from __future__ import annotations

