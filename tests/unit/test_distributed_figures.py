@@ -31,7 +31,9 @@ def quoted_in_docs() -> list[str]:
     for o in over.values():
         out.append(pct(o["wall"]))
     out.append(f"{DATA['commit']['masks_per_s']:.0f} masks/s")
-    out += [f"{mem['images']} images", f"{mem['rss_mb_at_10pct']:.0f} MB", f"{mem['rss_mb_max']:.0f} MB"]
+    out += [f"{mem['images']} images", f"{mem['rss_mb_at_10pct']:.0f} MB", f"{mem['rss_mb_max']:.0f} MB",
+            rate(mem["images_per_s"])]
+    out += [f"{runs[name]['wall_s']:.0f} s" for name in RUNS]
     out.append(f"{runs['serial']['images']} demo images")
     return out
 
@@ -61,5 +63,6 @@ def test_readme_quotes_the_json():
     runs, over = DATA["runs"], DATA["ray_overhead"]
     for q in (rate(runs["serial"]["images_per_s"]), rate(runs["serial_1thread"]["images_per_s"]),
               rate(runs["ray_2x1"]["images_per_s"]), pct(over["ray_2x1_vs_serial_1thread"]["wall"]),
-              f"{DATA['commit']['masks_per_s']:.0f} masks/s"):
+              f"{DATA['commit']['masks_per_s']:.0f} masks/s", f"{runs['ray_2x1']['first_result_s']:.0f} s",
+              f"{runs['serial']['images']} demo images"):
         assert q in text, q
