@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,6 @@ class WorkerSpec:
     max_side: int | None = 1024
     dtype: str = "uint8"
     threads: int = 1
-    warnings: list[str] = field(default_factory=list)
 
 
 def encode_mask(mask: np.ndarray) -> bytes:
