@@ -21,6 +21,13 @@ from symnet_core.cli.common import (
     log,
     open_project,
 )
+from symnet_core.cli.propagate_distributed import (
+    add_distributed_args,
+    folder_targets,
+    run_folders_ray,
+    run_project,
+    uses_distributed,
+)
 
 
 def register(sub) -> None:
@@ -36,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--loader-workers", type=int, default=0,
                    help="--project: threads decoding the next batches while the model runs (GPU: try 4)")
     add_model_args(p)
+    add_distributed_args(p)
     p.set_defaults(run=run)
 
 
@@ -44,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.project and any(folder_args):
         raise UsageError("use either --project or --supports/--masks/--images/--class/--out")
     if args.project:
-        return _propagate_project(args)
+        return run_project(args) if uses_distributed(args) else _propagate_project(args)
+    if args.merge_shards:
+        raise UsageError("--merge-shards needs --project")
     if not all(folder_args):
         raise UsageError("propagate needs --project DIR, or all of --supports --masks --images --class --out")
     return _propagate_folders(args)
@@ -93,6 +103,7 @@ def _propagate_folders(args: argparse.Namespace) -> int:
     import cv2
 
     from symnet_core.io.images import ImageReadError, list_images, read_image
+    from symnet_core.workflows.prediction_steps import binary_mask
 
     sup_dir, mask_dir, img_dir, out_dir = map(Path, (args.supports, args.masks, args.images, args.out))
     for d, what in ((sup_dir, "--supports"), (mask_dir, "--masks"), (img_dir, "--images")):
@@ -119,6 +130,13 @@ def _propagate_folders(args: argparse.Namespace) -> int:
         sup_masks.append(mask)
     if not sup_images:
         raise UsageError(f"no support image in {sup_dir} has a mask in {mask_dir} (same relative name, .png)")
+    all_images = list_images(img_dir)
+    names = output_names(all_images)  # over the whole folder, so every shard names a mask the same way
+    targets = folder_targets(args, all_images)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.engine == "ray":
+        return run_folders_ray(args, sup_images, sup_masks, targets, lambda rel, mask: _write_png_atomic(
+            out_dir / names[rel], mask))
     loaded = load_model(args, class_names=[args.class_name])
     try:
         summary = loaded.predictor.set_supports(sup_images, sup_masks, args.class_name)
@@ -126,9 +144,6 @@ def _propagate_folders(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     for w in summary.warnings:
         log.warning("%s", w)
-    targets = list_images(img_dir)
-    names = output_names(targets)
-    out_dir.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
     written = 0
     cancel = threading.Event()
@@ -157,9 +172,7 @@ def _propagate_folders(args: argparse.Namespace) -> int:
                     failed[rel] = f"{type(exc).__name__}: {exc}"
                 loaded_imgs = []
             for (rel, img), pred in zip(loaded_imgs, preds, strict=True):
-                mask = pred.mask.astype(np.uint8) * 255
-                if (mask.shape[1], mask.shape[0]) != img.full_size:
-                    mask = cv2.resize(mask, img.full_size, interpolation=cv2.INTER_NEAREST)
+                mask = binary_mask(pred, img.full_size)
                 try:
                     _write_png_atomic(out_dir / names[rel], mask)
                 except OSError as exc:
