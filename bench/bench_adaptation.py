@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from symnet_core.adaptation.head_tuning import AdaptConfig  # noqa: E402
 from symnet_core.inference.loading import default_checkpoint, load_predictor  # noqa: E402
-from symnet_core.training.synthetic.generator import SyntheticFewShot, dataset_from_metadata  # noqa: E402
+from symnet_core.training.synthetic import SyntheticFewShot, dataset_from_metadata  # noqa: E402
 
 
 def dataset_from_checkpoint(predictor: object) -> SyntheticFewShot:

@@ -86,7 +86,7 @@ def open_project(path: str, *, read_only: bool = False):
 
 def load_model(args: argparse.Namespace, project_settings: dict | None = None):
     from symnet_core.inference.loading import default_checkpoint, load_predictor
-    from symnet_core.inference.text_embeddings import TextEncoderUnavailable
+    from symnet_core.inference.text import TextEncoderUnavailable
     from symnet_core.model.checkpoints import CheckpointError
 
     ckpt = args.checkpoint or (project_settings or {}).get("checkpoint") or default_checkpoint()

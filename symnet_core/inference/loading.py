@@ -65,11 +65,11 @@ def build_text_embedder(
     """The embedder a checkpoint's metadata asks for, or ``None`` with a warning saying why."""
     kind = (text_encoder or {}).get("kind")
     if kind == "hashed":
-        from symnet_core.training.synthetic.generator import HashTextEmbedder
+        from symnet_core.inference.text.hashed import HashTextEmbedder
 
         return HashTextEmbedder(text_dim, str(text_encoder.get("salt", "symnet-synthetic"))), []
     if kind == "clip":
-        from symnet_core.inference.text_embeddings import ClipTextEncoder
+        from symnet_core.inference.text import ClipTextEncoder
 
         enc = ClipTextEncoder(
             text_encoder.get("model", "RN50"), text_encoder.get("pretrained", "openai"),
@@ -85,7 +85,7 @@ def build_text_embedder(
                 "this checkpoint was trained with the authors' word2vec class vectors: pass their "
                 f"word2vec_{text_encoder.get('dataset', 'pascal')}.pkl (--word2vec) for full accuracy"
             ]
-        from symnet_core.inference.text_embeddings import Word2VecTable
+        from symnet_core.inference.text import Word2VecTable
 
         return Word2VecTable.from_pickle(word2vec, dataset=text_encoder.get("dataset", "pascal")), []
     return None, ["the checkpoint does not record its text encoder: class names are not used"]
@@ -104,7 +104,7 @@ def load_predictor(
     """Load ``checkpoint`` and wrap it in a :class:`Predictor` with the right text embedder.
 
     Raises :class:`symnet_core.model.checkpoints.CheckpointError` for unusable files and
-    :class:`symnet_core.inference.text_embeddings.TextEncoderUnavailable` when CLIP weights are missing.
+    :class:`symnet_core.inference.text.TextEncoderUnavailable` when CLIP weights are missing.
     """
     from symnet_core.device import resolve_device
     from symnet_core.inference.predictor import Predictor

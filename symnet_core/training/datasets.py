@@ -642,7 +642,7 @@ def _synthetic(cfg: DataConfig, shots: int) -> FewShotData:
                             "synthetic test")  # fmt: skip
     base_val = _synthetic_split(SyntheticSource(gen, "val", sc.val_items, gen.train_classes, gen.train_classes),
                                 "synthetic base val")  # fmt: skip
-    from symnet_core.training.synthetic.generator import ATTRIBUTES
+    from symnet_core.training.synthetic.classes import ATTRIBUTES
 
     tables = gen.attribute_tables(gen.train_classes)
     attrs = {name: (tables[name], n + 1) for name, n in ATTRIBUTES.items()}

@@ -160,7 +160,7 @@ def _text_embedder(ckpt: Any, path: Path, device: str, dim: int) -> tuple[Any, s
     then runs with a zero text vector, i.e. on appearance only.
     """
     from symnet_core.inference.loading import build_text_embedder
-    from symnet_core.inference.text_embeddings import TextEncoderUnavailable
+    from symnet_core.inference.text import TextEncoderUnavailable
 
     te = dict(getattr(ckpt, "text_encoder", {}) or {})
     kind = str(te.get("kind", "")) or "none recorded"

@@ -383,7 +383,7 @@ class InferenceWorker(QObject):
         self.busy_changed.emit(True)
         try:
             try:
-                from symnet_core.training.synthetic.generator import (
+                from symnet_core.training.synthetic import (
                     demo_dataset,
                     demo_folder_is_current,
                     make_demo_folder,

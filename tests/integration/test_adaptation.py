@@ -178,7 +178,7 @@ def test_adaptation_helps_the_demo_model_on_a_held_out_class():
     the default settings lifts IoU on 12 other scenes of that class (measured ≈ 0.33; see
     docs/training.md for the full benchmark)."""
     from symnet_core.inference.loading import load_predictor
-    from symnet_core.training.synthetic.generator import dataset_from_metadata
+    from symnet_core.training.synthetic import dataset_from_metadata
 
     torch.manual_seed(0)
     pred = load_predictor(DEMO_MODEL, device="cpu").predictor

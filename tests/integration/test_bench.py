@@ -9,8 +9,9 @@ import torch
 
 from symnet_core.cli import bench
 from symnet_core.inference.predictor import Predictor
+from symnet_core.inference.text import HashTextEmbedder
 from symnet_core.model.checkpoints import save_checkpoint
-from symnet_core.training.synthetic.generator import HashTextEmbedder, SyntheticFewShot
+from symnet_core.training.synthetic import SyntheticFewShot
 
 try:
     from tests.model_helpers import tiny_model

@@ -18,7 +18,7 @@ from symnet_core.training.config import load_config
 from symnet_core.training.datasets import build_data, sample_episode
 from symnet_core.training.evaluate import IoUAccumulator, episode_tensors, evaluate_episodes
 from symnet_core.training.losses import query_triplet, support_triplet
-from symnet_core.training.synthetic.generator import dataset_from_metadata, demo_dataset
+from symnet_core.training.synthetic import dataset_from_metadata, demo_dataset
 from symnet_core.training.text import ClassTextTable, build_embedder
 from symnet_core.training.train import lr_at, run_training
 

@@ -271,7 +271,7 @@ DEMO_MODEL = demo_model_path()
 def test_fast_mode_masks_agree_with_fp32_on_the_demo_model():
     """bf16 autocast (the CPU fast mode) against fp32 with the trained demo model on held-out scenes."""
     from symnet_core.inference.loading import load_predictor
-    from symnet_core.training.synthetic.generator import dataset_from_metadata
+    from symnet_core.training.synthetic import dataset_from_metadata
 
     loaded = load_predictor(DEMO_MODEL, device="cpu")
     fp32 = loaded.predictor

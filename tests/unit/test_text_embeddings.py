@@ -1,4 +1,4 @@
-"""symnet_core.inference.text_embeddings: word2vec tables (fake pickles) and the CLIP text encoder (random
+"""symnet_core.inference.text: word2vec tables (fake pickles) and the CLIP text encoder (random
 weights, offline)."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from symnet_core.inference import text_embeddings as te
-from symnet_core.inference.text_embeddings import (
+from symnet_core.inference.text import (
     COCO_CLASSES,
     PASCAL_CLASSES,
     ClipTextEncoder,
@@ -20,6 +19,7 @@ from symnet_core.inference.text_embeddings import (
     TextEncoderUnavailable,
     Word2VecTable,
 )
+from symnet_core.inference.text import clip as te
 
 # --------------------------------------------------------------------------------------------
 # word2vec tables
