@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from symnet_core.inference.transforms import IGNORE_LABEL
 from symnet_core.model.symnet import SymNet
 from symnet_core.training.augment import letterbox_sample
-from symnet_core.training.datasets import EpisodeSplit, FewShotData, RawEpisode, sample_episode
+from symnet_core.training.datasets import FewShotData
+from symnet_core.training.episodes import EpisodeSplit, RawEpisode, sample_episode
 from symnet_core.training.text import ClassTextTable
 
 log = logging.getLogger(__name__)
