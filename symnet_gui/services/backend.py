@@ -126,7 +126,7 @@ class CheckpointBackend:
             device=str(device),
             text_encoder=text_desc,
             warnings=tuple(warnings),
-            can_adapt=callable(getattr(Predictor, "adapt", None)),
+            can_adapt=callable(getattr(Predictor, "adaptation_inputs", None)),
             load_seconds=time.monotonic() - t0,
         )
         dev = str(device)

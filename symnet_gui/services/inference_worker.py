@@ -260,7 +260,7 @@ class InferenceWorker(QObject):
         self.adaptation_started.emit(req.job_id)
         self.adaptation_progress.emit(req.job_id, 0, config.steps)
         predictor = loaded.make_predictor(0.5 if req.threshold is None else req.threshold, req.use_base_learner)
-        if not all(callable(getattr(predictor, m, None)) for m in ("adapt", "reset_head", "head_state")):
+        if not all(callable(getattr(predictor, m, None)) for m in ("adaptation_inputs", "reset_head", "head_state")):
             raise ServiceFailure(ServiceError("adaptation", "This model cannot be adapted.",
                                               "Adaptation needs a Sym-Net checkpoint (Model ▸ Open checkpoint…)."))
 
