@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["clip_box", "fill_holes", "fill_polygon", "stamp_segment"]
+__all__ = ["clip_box", "fill_polygon", "stamp_segment"]
 
 _SHIFT = 4
 _ONE = 1 << _SHIFT
@@ -83,22 +83,3 @@ def fill_polygon(mask: np.ndarray, points: Sequence[tuple[float, float]], value:
     pts = np.array([[_fx(px - x), _fx(py - y)] for px, py in points], np.int32)
     cv2.fillPoly(after, [pts], int(value), lineType=cv2.LINE_8, shift=_SHIFT)
     return box, before, after
-
-
-def fill_holes(mask: np.ndarray, class_id: int) -> np.ndarray:
-    """Copy of ``mask`` (HxW label array, any integer dtype) where background (0) pixels enclosed by
-    ``class_id`` become ``class_id``.
-
-    Enclosed = not 4-connected to the image border through pixels of other values. Pixels of
-    other classes inside the hole are kept.
-    """
-    outside = (mask != class_id).astype(np.uint8)
-    h, w = mask.shape
-    padded = np.ones((h + 2, w + 2), np.uint8)
-    padded[1:-1, 1:-1] = outside
-    flood = np.zeros((h + 4, w + 4), np.uint8)
-    cv2.floodFill(padded, flood, (0, 0), 2, flags=4)
-    enclosed = padded[1:-1, 1:-1] == 1
-    out = mask.copy()
-    out[enclosed & (mask == 0)] = class_id
-    return out

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QRect
 
 from symnet_core.project import ClassRecord, ImageRecord, ImageStatus, ProjectError
-from symnet_gui.canvas.raster import fill_holes
+from symnet_gui.document.mask_ops import fill_holes
 
 if TYPE_CHECKING:
     from symnet_gui.document.document import AnnotationDocument

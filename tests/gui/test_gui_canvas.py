@@ -7,7 +7,8 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 
 from symnet_core.project import ImageStatus
-from symnet_gui.canvas.raster import fill_holes, fill_polygon, stamp_segment
+from symnet_gui.canvas.raster import fill_polygon, stamp_segment
+from symnet_gui.document.mask_ops import fill_holes
 from tests.gui.conftest import to_view
 
 

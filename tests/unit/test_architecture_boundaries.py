@@ -115,7 +115,7 @@ def test_gui_outside_services_never_imports_torch():
     )
 
 
-GUI_QT_FREE_MODULES = ("symnet_gui/canvas/raster.py",)
+GUI_QT_FREE_MODULES = ("symnet_gui/canvas/raster.py", "symnet_gui/document/mask_ops.py")
 
 
 @pytest.mark.parametrize("rel", GUI_QT_FREE_MODULES)
