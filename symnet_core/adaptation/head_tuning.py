@@ -17,7 +17,7 @@ Episodes (``batch_size`` per step, all on the model canvas S×S):
   augmented with probability ½).
 
 Views: the support is first resized as the letterbox would (long side S), then augmented as in
-training (spec §2.2: scale, rotation, blur, flip, foreground-keeping crop;
+training (scale, rotation, blur, flip, foreground-keeping crop;
 :class:`symnet_core.training.augment.TrainAugment`). Loss: the training loss (main + aux +
 triplet, :func:`symnet_core.training.losses.symnet_loss`) without the base-label term, plus
 ``anchor_weight`` · ‖θ − θ₀‖² (L2-SP: pulls the head towards the checkpoint's weights, so a few
@@ -85,8 +85,8 @@ class AdaptConfig:
         steps: optimisation steps. batch_size: episodes per step.
         lr: SGD learning rate (constant after ``warmup_steps`` linear warm-up); momentum, weight_decay.
         anchor_weight: L2-SP weight on ‖θ − θ₀‖² (sum over head parameters).
-        aux_weight, triplet_margin: as in training (spec §1.15).
-        augment: view augmentation (spec §2.2 defaults).
+        aux_weight, triplet_margin: as in training.
+        augment: view augmentation (the training defaults).
         seed: all randomness (episode order, augmentation) comes from it.
         revert_tolerance: discard the adapted head when its support check IoU is lower than the
             original's by more than this (module docstring).

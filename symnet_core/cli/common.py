@@ -107,7 +107,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="model file (default: the project's model, else the bundled demo model)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--threshold", type=float, default=0.5, help="foreground probability threshold (0.5 = argmax)")
-    p.add_argument("--meta-only", action="store_true", help="ignore the base learner (for base classes, spec §7)")
+    p.add_argument("--meta-only", action="store_true", help="ignore the base learner (for classes seen in training)")
     p.add_argument("--word2vec", help="the authors' word2vec_<dataset>.pkl for their checkpoints")
     p.add_argument("--allow-download", action="store_true", help="allow downloading CLIP text weights")
     p.add_argument("--max-side", type=int, default=1024, help="decode images with their long side ≤ this")

@@ -120,7 +120,7 @@ class Predictor:
             warning)``, ``dim``); ``None`` → a zero vector with a warning unless ``text`` is given.
         threshold: foreground threshold on the probability (0.5 = the authors' argmax).
         use_base_learner: ``False`` = meta-only (use for classes that are base classes of the
-            checkpoint, which the ensemble pushes to background; spec §7).
+            checkpoint, which the ensemble pushes to background).
         precision: ``"fp32"``, or ``"bf16"``/``"fp16"`` autocast (fp16 on CUDA only).
         upscale_small: also enlarge images smaller than the model input (the authors do not).
         model_id: a name for the model, stored with every prediction (checkpoint name + digest).

@@ -1,4 +1,4 @@
-"""Training augmentation (spec §2.2) and the evaluation letterbox (spec §2.3), on numpy arrays.
+"""Training augmentation (the BAM / PFENet recipe) and the evaluation letterbox, on numpy arrays.
 
 Conventions: images are HxWx3 RGB (uint8 or float32 on the 0..255 scale); labels are HxW
 ``uint8``/``uint16`` maps where 255 means *ignore*. Several label maps can travel with one image
@@ -50,7 +50,7 @@ def normalise(image: np.ndarray) -> np.ndarray:
 
 
 class TrainAugment:
-    """Random scale → rotate → blur → flip → foreground-keeping crop (spec §2.2).
+    """Random scale → rotate → blur → flip → foreground-keeping crop.
 
     Args:
         cfg: the augmentation section of the config.
@@ -156,7 +156,7 @@ def letterbox_label(label: np.ndarray, box: Letterbox) -> np.ndarray:
 
 
 def letterbox_sample(image: np.ndarray, labels: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Evaluation transform (spec §2.3): letterbox image and labels into an S×S canvas.
+    """Evaluation transform: letterbox image and labels into an S×S canvas.
 
     Returns (image [3,S,S] float32 normalised, padding raw 0; labels S×S with padding 255).
     """

@@ -1,4 +1,4 @@
-"""Episodic evaluation (spec §2.3): ``python -m symnet_core.training.evaluate`` (``symnet-eval``).
+"""Episodic evaluation (the BAM / PFENet protocol): ``python -m symnet_core.training.evaluate`` (``symnet-eval``).
 
 Protocol: one run per seed; a run draws ``episodes`` episodes, query items taken in list order
 (wrapping around), the class and the K supports drawn from ``numpy.random.default_rng(seed)``.
