@@ -8,7 +8,7 @@ The checkpoint tells which text encoder its model was trained with
 * ``clip`` — open_clip's text tower (``model``, ``pretrained`` from the metadata). Uncached
   weights fail within ~2 s unless ``allow_download``.
 * ``hashed`` — the fixed per-name unit vectors of models trained on synthetic data
-  (:class:`symnet_core.training.synthetic.generator.HashTextEmbedder`, with the checkpoint's ``salt``).
+  (:class:`symnet_core.inference.text.hashed.HashTextEmbedder`, with the checkpoint's ``salt``).
 """
 
 from __future__ import annotations

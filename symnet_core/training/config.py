@@ -191,7 +191,7 @@ class AugmentConfig:
 class TextConfig:
     """Class-name vectors for APA.
 
-    * ``hashed``: :class:`symnet_core.training.synthetic.generator.HashTextEmbedder` (``dim``, ``salt``) — a fixed
+    * ``hashed``: :class:`symnet_core.inference.text.hashed.HashTextEmbedder` (``dim``, ``salt``) — a fixed
       random unit vector per name; the default for synthetic data.
     * ``word2vec``: the authors' table ``path`` (``word2vec_pascal.pkl`` / ``word2vec_coco.pkl``),
       ``dataset`` ``pascal``/``coco``.

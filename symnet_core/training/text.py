@@ -2,7 +2,7 @@
 
 Three sources (``text.kind`` in the config):
 
-* ``hashed`` — :class:`symnet_core.training.synthetic.generator.HashTextEmbedder`: a fixed pseudo-random unit vector
+* ``hashed`` — :class:`symnet_core.inference.text.hashed.HashTextEmbedder`: a fixed pseudo-random unit vector
   per class name (SHAKE-256 of salt, width and name; documented there). Used for synthetic data.
 * ``word2vec`` — the authors' tables through :class:`symnet_core.inference.text.Word2VecTable`.
 * ``clip`` — :class:`symnet_core.inference.text.ClipTextEncoder` (open_clip, imported lazily).
