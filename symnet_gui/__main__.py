@@ -1,6 +1,6 @@
 """Entry point: ``python -m symnet_gui [FOLDER] [--demo] [--checkpoint FILE] [--device DEV]``.
 
-Headless subcommands (``propagate``, ``adapt``, ``export``, ``validate``, ``import``) are handed to
+Headless subcommands (``propagate``, ``adapt``, ``export``, ``validate``, ``import``, ``models``) are handed to
 ``symnet_core.cli.annotate.main(argv)`` without importing Qt, so they run on servers without a
 display. Anything else opens the window (Qt is imported only then; torch only later, on the
 inference worker thread).
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 __all__ = ["HEADLESS_COMMANDS", "main", "parse_args"]
 
-HEADLESS_COMMANDS = ("propagate", "adapt", "export", "validate", "import")
+HEADLESS_COMMANDS = ("propagate", "adapt", "export", "validate", "import", "models")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -35,6 +35,7 @@ from symnet_gui.platform.paths import config_dir, data_dir, log_file
 from symnet_gui.platform.settings import AppSettings
 from symnet_gui.services.demo import seed_demo_project
 from symnet_gui.services.inference_service import InferenceService
+from symnet_gui.services.models_service import ModelsService
 from symnet_gui.services.types import ModelSpec, ServiceError
 from symnet_gui.widgets.adaptation_panel import AdaptationPanel
 from symnet_gui.widgets.class_panel import ClassPanel
@@ -42,6 +43,7 @@ from symnet_gui.widgets.export_dialog import ExportDialog
 from symnet_gui.widgets.help_dialog import HelpDialog
 from symnet_gui.widgets.image_panel import ImagePanel
 from symnet_gui.widgets.model_panel import ModelPanel
+from symnet_gui.widgets.models_dialog import ModelsDialog
 from symnet_gui.widgets.notifications import MessagesDialog, NotificationCenter, ToastArea
 from symnet_gui.widgets.propagation_panel import PropagationPanel
 from symnet_gui.widgets.review_bar import ReviewBar
@@ -62,7 +64,8 @@ _CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.ckpt *.safetensors);;All files (
 class MainWindow(QMainWindow):
     """The annotation window. ``service`` may be injected (tests use fake or tiny models)."""
 
-    def __init__(self, settings: AppSettings | None = None, service: InferenceService | None = None) -> None:
+    def __init__(self, settings: AppSettings | None = None, service: InferenceService | None = None,
+                 models: ModelsService | None = None) -> None:
         super().__init__()
         self.setWindowTitle("symnet-annotate")
         self.settings = settings or AppSettings.load()
@@ -82,6 +85,10 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.document, self.images.all_keys_sorted, self.notes, self)
         self.uncertainty = UncertaintyController(self.document, self.service, self.canvas, self.notes,
                                                  self.prediction_settings, self)
+        self.models_service = models or ModelsService(parent=self)
+        self._models_dialog: ModelsDialog | None = None
+        self._model_name: str | None = None  # registry name of the loaded model, when it came from there
+        self._offer_models = True  # "No model for this folder yet" (off while the demo opens)
         self._export_dialog: ExportDialog | None = None
         self._help: HelpDialog | None = None
         self._messages: MessagesDialog | None = None
@@ -166,7 +173,7 @@ class MainWindow(QMainWindow):
         self.images.grid_mode_changed.connect(self.commands["view.grid"].setChecked)
         self.images.propagate_selected_requested.connect(self.propagation.start_selected)
         self.classes.on_visibility_changed(self.canvas.set_hidden_classes)
-        self.model_panel.open_checkpoint_requested.connect(self.open_checkpoint_dialog)
+        self.model_panel.open_checkpoint_requested.connect(self.show_models_dialog)
         self.model_panel.device_changed.connect(self._on_device_changed)
         self.model_panel.settings_changed.connect(self._store_prediction_settings)
         self.service.model_failed.connect(self._on_model_failed)
@@ -231,6 +238,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
         self._export_dialog = None
         self._update_enabled()
+        self._restore_project_model()
 
     def prediction_settings(self) -> tuple[float, bool]:
         """(threshold, use_base_learner) from the model panel."""
@@ -257,6 +265,10 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a Sym-Net checkpoint", start, _CHECKPOINT_FILTER)
         if path:
             self.load_checkpoint(path)
+            self._model_name = None
+            project = self.document.project
+            if project is not None and not project.read_only and project.settings.get("model"):
+                project.update_settings(model=None)  # a file chosen by hand replaces the remembered model
 
     @Slot(str)
     def _on_device_changed(self, device: str) -> None:
@@ -267,7 +279,70 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_model_failed(self, error: ServiceError) -> None:
-        self.notes.error(error.message, error.hint, "Open checkpoint…", self.open_checkpoint_dialog)
+        self.notes.error(error.message, error.hint, "Models…", self.show_models_dialog)
+
+    # --- named models (symnet_core.weights registry; downloads run in ModelsService) -----------------
+
+    def show_models_dialog(self) -> ModelsDialog:
+        """Model → Models…: catalogue, installed models, downloads; "Use" sets this project's model."""
+        if self._models_dialog is None:
+            self._models_dialog = ModelsDialog(self.models_service, self._model_name, self)
+            self._models_dialog.use_model.connect(self.use_named_model)
+        self._models_dialog.refresh()
+        self._models_dialog.show()
+        self._models_dialog.raise_()
+        return self._models_dialog
+
+    def use_named_model(self, name: str, remember: bool = True) -> bool:
+        """Load the installed model ``name``; with ``remember``, store it as the project's model (settings)."""
+        from symnet_core.weights import RegistryError
+
+        try:
+            path = self.models_service.manager.path_of(name)
+        except RegistryError as exc:
+            self.notes.error(str(exc), "Open Models… to install or choose another one.", "Models…",
+                             self.show_models_dialog)
+            return False
+        self.load_checkpoint(path, name)
+        self._model_name = name
+        project = self.document.project
+        if remember and project is not None and not project.read_only:
+            project.update_settings(model=name)
+        self._suggest_meta_only()
+        return True
+
+    def _suggest_meta_only(self) -> None:
+        """Tell the user when a project class is a base class of the loaded named model (its ensemble hides those)."""
+        from symnet_core.weights import RegistryError
+        from symnet_core.weights.folds import is_base_class
+
+        project = self.document.project
+        try:
+            entry = self.models_service.manager.registry.get(self._model_name) if self._model_name else None
+        except RegistryError as exc:
+            self.notes.warning(str(exc))
+            return
+        if project is None or entry is None or not entry.base_classes or not self.model_panel.use_base_learner:
+            return
+        hits = [c.name for c in project.classes if is_base_class(c.name, entry.base_classes)]
+        if hits:
+            self.notes.info(f"{', '.join(hits)}: base class(es) of {entry.name} ({entry.trained_on()}).",
+                            "Tick 'Meta-learner only': the full model treats its base classes as background.")
+
+    def _restore_project_model(self) -> None:
+        """Load the project's remembered model, or offer the Models dialog when there is none."""
+        project = self.document.project
+        if project is None:
+            return
+        name = project.settings.get("model")
+        if isinstance(name, str) and name:
+            if name != self._model_name or self.service.model_spec is None:
+                self.use_named_model(name, remember=False)
+            return
+        if self.service.model_spec is None and self._offer_models:
+            self.notes.post("info", "No model for this folder yet.",
+                            "Choose, download or add one in Models… (it is remembered for this folder).",
+                            "Models…", self.show_models_dialog)
 
     def start_demo(self) -> None:
         model = demo_model_path()
@@ -276,6 +351,13 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_demo_ready(self, folder: str, model_path: str) -> None:
+        self._offer_models = False  # the demo brings its own model (loaded below)
+        try:
+            self._open_demo(folder, model_path)
+        finally:
+            self._offer_models = True
+
+    def _open_demo(self, folder: str, model_path: str) -> None:
         if not self.open_folder(folder):
             return
         if self.document.project is not None and seed_demo_project(self.document.project):
@@ -286,8 +368,8 @@ class MainWindow(QMainWindow):
             self.load_checkpoint(model_path, "demo model (synthetic scenes)")
         else:
             self.notes.error(f"The demo model is missing ({model_path}).",
-                             "This installation has no trained demo model yet; open another checkpoint to propagate.",
-                             "Open checkpoint…", self.open_checkpoint_dialog)
+                             "This installation has no trained demo model yet; install or choose one in Models….",
+                             "Models…", self.show_models_dialog)
 
     # --- simple action handlers ------------------------------------------------------------------------
 
@@ -387,6 +469,8 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
+        self.models_service.cancel()
+        self.models_service.wait()
         self.service.shutdown()
         if self._export_dialog is not None:
             self._export_dialog.shutdown()

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from symnet_core.cancel import CancelLike, check_cancel
-from symnet_core.inference.transforms import IGNORE_LABEL, Letterbox, image_to_model, mask_to_model
+from symnet_core.inference.transforms import FIT, IGNORE_LABEL, Letterbox, image_to_model, mask_to_model
 from symnet_core.model.symnet import SymNet
 from symnet_core.training.augment import TrainAugment
 from symnet_core.training.config import AugmentConfig
@@ -154,8 +154,8 @@ class _Support:
     canvas_label: np.ndarray  # S×S uint8, 1/0, 255 padding
 
 
-def _prepare(image: np.ndarray, mask: np.ndarray, size: int, upscale_small: bool) -> _Support:
-    box = Letterbox.fit(image.shape[0], image.shape[1], size, upscale_small)
+def _prepare(image: np.ndarray, mask: np.ndarray, size: int, resize: str) -> _Support:
+    box = Letterbox.fit(image.shape[0], image.shape[1], size, resize)
     canvas = image_to_model(image, box)
     canvas_label = mask_to_model(mask, box).astype(np.uint8)
     if (box.new_h, box.new_w) == (box.orig_h, box.orig_w):
@@ -257,7 +257,7 @@ def adapt_head(
     *,
     device: torch.device | None = None,
     with_base: bool = True,
-    upscale_small: bool = False,
+    resize: str = FIT,
     progress: Progress | None = None,
     cancel: CancelLike | None = None,
 ) -> tuple[SymNet, AdaptReport]:
@@ -267,6 +267,8 @@ def adapt_head(
         model: the checkpoint's model (eval mode). images: HxWx3 uint8 supports; masks: HxW bool.
         text: [1,D] class-name vector (as the predictor uses it).
         with_base: train through the ensemble output (``False``: meta-only predictors).
+        resize: letterbox mode of the predictor (``"fit"`` / ``"shrink-only"``,
+            :mod:`symnet_core.inference.transforms`), so that training views match inference.
         progress: ``progress(step, steps)`` after every step. cancel: ``is_set()`` polled before
             and inside every step and between the support-check predictions; raises
             :class:`symnet_core.cancel.OperationCancelled` (nothing changed).
@@ -281,7 +283,7 @@ def adapt_head(
     t0 = time.monotonic()
     dev = device or next(model.parameters()).device
     size = model.config.image_size
-    supports = [_prepare(img, np.asarray(m, bool), size, upscale_small) for img, m in zip(images, masks, strict=True)]
+    supports = [_prepare(img, np.asarray(m, bool), size, resize) for img, m in zip(images, masks, strict=True)]
     text = text.to(dev).float()
     check_before = _support_check_iou(model, supports, text, dev, with_base, cancel)
 
@@ -362,7 +364,7 @@ def adapt_predictor(
         cfg = replace(cfg, steps=int(steps))
     model, report = adapt_head(
         inputs.model, inputs.images, inputs.masks, inputs.text, cfg, device=predictor.device,
-        with_base=predictor.use_base_learner, upscale_small=predictor.upscale_small, progress=progress, cancel=cancel,
+        with_base=predictor.use_base_learner, resize=predictor.resize, progress=progress, cancel=cancel,
     )  # fmt: skip
     if report.kept:
         metadata = {"report": asdict(report), "config": config_dict(cfg), "class_name": inputs.class_name,

@@ -56,7 +56,7 @@ def _adapt(args: argparse.Namespace) -> int:
             config = AdaptConfig(steps=args.steps, lr=args.lr, seed=args.seed, revert_tolerance=args.revert_tolerance)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
-        loaded = load_model(args, project.settings)
+        loaded = load_model(args, project.settings, [c.name for c in classes])
         cancel = threading.Event()
         with interrupt_sets(cancel):
             for rec in classes:

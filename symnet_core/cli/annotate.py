@@ -1,4 +1,5 @@
-"""Headless commands of ``symnet-annotate``: ``propagate``, ``adapt``, ``export``, ``validate``, ``import``.
+"""Headless commands of ``symnet-annotate``: ``propagate``, ``adapt``, ``export``, ``validate``, ``import``,
+``models``.
 
 Exit codes: 0 success; 1 finished but something failed (unreadable images, invalid export);
 2 bad usage or input (no project, unusable checkpoint, no supports); 130 interrupted (Ctrl+C —
@@ -14,11 +15,11 @@ import argparse
 import logging
 import sys
 
-from symnet_core.cli import adapt, export, importing, propagate
+from symnet_core.cli import adapt, export, importing, models, propagate
 from symnet_core.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
-SUBCOMMANDS = ("propagate", "adapt", "export", "validate", "import")
-_MODULES = (propagate, adapt, export, importing)
+SUBCOMMANDS = ("propagate", "adapt", "export", "validate", "import", "models")
+_MODULES = (propagate, adapt, export, importing, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

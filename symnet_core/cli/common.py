@@ -84,32 +84,84 @@ def open_project(path: str, *, read_only: bool = False):
         raise UsageError(str(exc)) from exc
 
 
-def load_model(args: argparse.Namespace, project_settings: dict | None = None):
+def _resolve_named_model(args: argparse.Namespace, project_settings: dict | None):
+    """(checkpoint path, registry entry or None) from --model, --checkpoint or the project's settings."""
+    from symnet_core.weights import ModelManager, RegistryError
+
+    name = getattr(args, "model", None)
+    if name and args.checkpoint:
+        raise UsageError("pass either --model NAME or --checkpoint FILE, not both")
+    if not name and not args.checkpoint:
+        name = (project_settings or {}).get("model")
+    if not name:
+        return None, None
+    manager = ModelManager(getattr(args, "models_dir", None))
+    try:
+        entry = manager.registry.require(str(name))
+        if entry.kind != "checkpoint":
+            raise UsageError(f"{name!r} is a {entry.kind}, not a checkpoint")
+        return str(manager.path_of(entry.name)), entry
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _registered_word2vec(args: argparse.Namespace, dataset: str | None) -> str | None:
+    from symnet_core.weights import ModelManager
+
+    if dataset not in ("pascal", "coco"):
+        return None
+    manager = ModelManager(getattr(args, "models_dir", None))
+    entry = manager.registry.find_word2vec(dataset)
+    return str(manager.registry.file_of(entry)) if entry is not None else None
+
+
+def load_model(args: argparse.Namespace, project_settings: dict | None = None, class_names=()):
+    """Load --model / --checkpoint / the project's model / the demo model. For each of ``class_names``
+    that is a base class of the model (PASCAL-5i/COCO-20i fold lists), print a meta-only suggestion."""
     from symnet_core.inference.loading import default_checkpoint, load_predictor
     from symnet_core.inference.text import TextEncoderUnavailable
     from symnet_core.model.checkpoints import CheckpointError
 
-    ckpt = args.checkpoint or (project_settings or {}).get("checkpoint") or default_checkpoint()
+    named, entry = _resolve_named_model(args, project_settings)
+    ckpt = named or args.checkpoint or (project_settings or {}).get("checkpoint") or default_checkpoint()
     if not ckpt:
-        raise UsageError("no model: pass --checkpoint FILE (an authors' checkpoint or one from symnet-train)")
+        raise UsageError("no model: pass --model NAME (see `symnet-annotate models list`) or --checkpoint FILE")
+    word2vec = args.word2vec
+    if word2vec is None and entry is not None and entry.text_embedding.get("kind") == "word2vec":
+        word2vec = _registered_word2vec(args, entry.text_embedding.get("dataset") or entry.dataset)
     try:
         loaded = load_predictor(
             ckpt, device=args.device, threshold=args.threshold, meta_only=args.meta_only,
-            word2vec=args.word2vec, allow_download=args.allow_download,
+            word2vec=word2vec, allow_download=args.allow_download, resize=args.resize,
         )
     except (CheckpointError, TextEncoderUnavailable, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     log.info("model: %s", loaded.description)
+    base = tuple(entry.base_classes) if entry is not None else ()
+    base = base or tuple(getattr(getattr(loaded.predictor.model, "checkpoint_info", None), "base_classes", ()))
+    if not args.meta_only and base:
+        from symnet_core.weights.folds import is_base_class
+
+        for cname in class_names:
+            if is_base_class(cname, base):
+                print(f"note: '{cname}' is one of this model's base classes; --meta-only (ignore the base "  # noqa: T201
+                      "learner) is the usual choice for classes the model was trained on", file=sys.stderr)
     return loaded
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="model file (default: the project's model, else the bundled demo model)")
+    p.add_argument("--model", metavar="NAME", help="an installed model (symnet-annotate models list)")
+    p.add_argument("--models-dir", help="models folder for --model (default: $SYMNET_MODELS_DIR or the user data dir)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--threshold", type=float, default=0.5, help="foreground probability threshold (0.5 = argmax)")
     p.add_argument("--meta-only", action="store_true", help="ignore the base learner (for classes seen in training)")
     p.add_argument("--word2vec", help="the authors' word2vec_<dataset>.pkl for their checkpoints")
     p.add_argument("--allow-download", action="store_true", help="allow downloading CLIP text weights")
+    p.add_argument("--resize", choices=("fit", "shrink-only"), default=None,
+                   help="letterbox resize: fit = the authors' evaluation (every image's longer side scaled to "
+                        "the model input; default for their checkpoints), shrink-only = never enlarge small "
+                        "images (default: what the checkpoint was evaluated with; see docs/inference.md)")
     p.add_argument("--max-side", type=int, default=1024, help="decode images with their long side ≤ this")
     p.add_argument("--batch-size", type=int, default=1,
                    help="images per forward pass (worth it on a GPU); results are still saved one by one")

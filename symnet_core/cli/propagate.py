@@ -55,7 +55,7 @@ def _propagate_project(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     project = open_project(args.project)
     try:
-        loaded = load_model(args, project.settings)
+        loaded = load_model(args, project.settings, [c.name for c in project.classes])
         progress = ProgressLine("propagate")
         with interrupt_sets(cancel):
             try:
@@ -118,7 +118,7 @@ def _propagate_folders(args: argparse.Namespace) -> int:
         sup_masks.append(mask)
     if not sup_images:
         raise UsageError(f"no support image in {sup_dir} has a mask in {mask_dir} (same relative name, .png)")
-    loaded = load_model(args)
+    loaded = load_model(args, class_names=[args.class_name])
     try:
         summary = loaded.predictor.set_supports(sup_images, sup_masks, args.class_name)
     except ValueError as exc:

@@ -40,7 +40,7 @@ class LoadedPredictor:
         return type(p)(
             model, p.device, text_embedder=p.text_embedder, threshold=p.threshold,  # type: ignore[attr-defined]
             use_base_learner=p.use_base_learner, precision=p.precision,  # type: ignore[attr-defined]
-            upscale_small=p.upscale_small, model_id=p.model_id,  # type: ignore[attr-defined]
+            resize=p.resize, model_id=p.model_id,  # type: ignore[attr-defined]
         )
 
 
@@ -100,14 +100,19 @@ def load_predictor(
     word2vec: str | os.PathLike[str] | None = None,
     allow_download: bool = False,
     precision: str = "fp32",
+    resize: str | None = None,
 ) -> LoadedPredictor:
     """Load ``checkpoint`` and wrap it in a :class:`Predictor` with the right text embedder.
+
+    ``resize``: ``"fit"`` / ``"shrink-only"``, or ``None`` for the checkpoint's own evaluation
+    resize (:func:`symnet_core.inference.transforms.resize_mode_for`: ``"fit"`` for the authors' files).
 
     Raises :class:`symnet_core.model.checkpoints.CheckpointError` for unusable files and
     :class:`symnet_core.inference.text.TextEncoderUnavailable` when CLIP weights are missing.
     """
     from symnet_core.device import resolve_device
     from symnet_core.inference.predictor import Predictor
+    from symnet_core.inference.transforms import resize_mode_for
     from symnet_core.model.checkpoints import load_checkpoint
 
     dev = resolve_device(device)
@@ -117,13 +122,18 @@ def load_predictor(
         dict(info.text_encoder), info.config.text_dim, word2vec=word2vec, allow_download=allow_download,
         device=str(dev),
     )
+    own = resize_mode_for(info)
+    model_id = checkpoint_id(checkpoint)
+    if resize is not None and resize != own:  # other predictions: a run must not resume as if the same
+        model_id += f" resize={resize}"
     predictor = Predictor(
         model, dev, text_embedder=embedder, threshold=threshold, use_base_learner=not meta_only,
-        precision=precision, model_id=checkpoint_id(checkpoint),
+        precision=precision, resize=resize or own, model_id=model_id,
     )
     for w in warnings:
         log.warning("%s: %s", checkpoint, w)
-    return LoadedPredictor(predictor, f"{info.describe()} on {dev}", tuple(warnings))
+    return LoadedPredictor(predictor, f"{info.describe()} on {dev}, letterbox {predictor.resize}",  # type: ignore[attr-defined]
+                           tuple(warnings))  # fmt: skip
 
 
 def default_checkpoint() -> str | None:

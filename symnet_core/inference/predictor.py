@@ -33,7 +33,14 @@ import torch.nn.functional as F
 
 from symnet_core.cancel import CancelLike, check_cancel
 from symnet_core.device import resolve_device
-from symnet_core.inference.transforms import Letterbox, image_to_model, mask_to_model, model_to_image
+from symnet_core.inference.transforms import (
+    RESIZE_MODES,
+    Letterbox,
+    image_to_model,
+    mask_to_model,
+    model_to_image,
+    resize_mode_for,
+)
 from symnet_core.inference.types import Prediction, SupportSummary
 from symnet_core.model.gram import gram_distance
 from symnet_core.model.symnet import QueryEncoding, SupportEncoding, SymNet
@@ -122,7 +129,12 @@ class Predictor:
         use_base_learner: ``False`` = meta-only (use for classes that are base classes of the
             checkpoint, which the ensemble pushes to background).
         precision: ``"fp32"``, or ``"bf16"``/``"fp16"`` autocast (fp16 on CUDA only).
-        upscale_small: also enlarge images smaller than the model input (the authors do not).
+        resize: how images are letterboxed (:mod:`symnet_core.inference.transforms`): ``"fit"`` (the
+            authors' configured evaluation: every image's longer side scaled to the model input
+            and floored to a multiple of 8, small images enlarged) or ``"shrink-only"`` (only
+            larger images are resized). ``None`` (default): what the checkpoint was evaluated
+            with (:func:`symnet_core.inference.transforms.resize_mode_for`): ``"fit"`` for the authors'
+            checkpoints and bare models.
         model_id: a name for the model, stored with every prediction (checkpoint name + digest).
     """
 
@@ -135,7 +147,7 @@ class Predictor:
         threshold: float = 0.5,
         use_base_learner: bool = True,
         precision: str = "fp32",
-        upscale_small: bool = False,
+        resize: str | None = None,
         model_id: str = "symnet",
     ) -> None:
         if not 0.0 < threshold < 1.0:
@@ -150,7 +162,11 @@ class Predictor:
         self.threshold = float(threshold)
         self.use_base_learner = use_base_learner
         self.precision = precision
-        self.upscale_small = upscale_small
+        if resize is None:
+            resize = resize_mode_for(getattr(model, "checkpoint_info", None))
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        self.resize = resize
         self.model_id = model_id
         self._shots: list[SupportEncoding] = []
         self._text: torch.Tensor | None = None
@@ -231,16 +247,19 @@ class Predictor:
         shots: list[SupportEncoding] = []
         f = self.model.config.feature_size
         for i, (img, msk) in enumerate(prepared):
-            box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.upscale_small)
+            box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.resize)
             x = torch.from_numpy(image_to_model(img, box)).unsqueeze(0).to(self.device)
             y = torch.from_numpy(mask_to_model(msk, box)).unsqueeze(0).to(self.device)
             with self._autocast():
                 enc = self.model.encode_support(x, y, text_t)
             if not bool((enc.mask_grid == 1).any()):
+                # The authors' model runs such a support, with an all-zero prototype and no
+                # support-query correlation: its prediction would not depend on the painted object.
                 raise ValueError(
                     f"support {i + 1}: the painted object is too small for the model — after resizing the image to "
                     f"{self.size}px it covers no cell of the {f}×{f} feature grid (objects need ≳ 8 px at that "
-                    "scale); paint a larger region or use a closer crop as support"
+                    "scale). The model would still run, but with an empty object prototype, so its prediction "
+                    "would ignore the painted object; paint a larger region or use a closer crop as support"
                 )
             shots.append(enc)
         k, n = self.model.config.shots, len(shots)
@@ -346,7 +365,7 @@ class Predictor:
         tensors = []
         for i, img in enumerate(images):
             check_rgb(img, f"query {i + 1}")
-            box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.upscale_small)
+            box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.resize)
             boxes.append(box)
             tensors.append(torch.from_numpy(image_to_model(img, box)))
         x = torch.stack(tensors).to(self.device)

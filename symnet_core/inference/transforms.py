@@ -1,10 +1,20 @@
-"""Letterboxing between original images and the square model input (official val transform).
+"""Letterboxing between original images and the square model input (the authors' val transforms).
 
-Model frame: an S×S canvas. The image is resized keeping its aspect ratio so that the longer side
-becomes S, both sides are then floored to a multiple of 8 (so the content spans at most
-(S−1)×(S−1) for S = 473), and it is placed at the top-left; the rest is padding (image value 0
-before normalisation, label 255). Images whose longer side is already ≤ S are not resized (as
-in the authors' code) unless ``upscale_small=True``. Coordinates: arrays are row-major (y, x).
+Model frame: an S×S canvas with the (possibly resized) image at its top-left; the rest is padding
+(image value 0 before normalisation, label 255). Pixels are normalised with the ImageNet mean/std
+on the 0..255 scale. Two resize modes, both from the authors' code:
+
+* ``"fit"`` (:data:`FIT`, the default) — their configured evaluation pipeline (``Resize``, used
+  because both their configs set ``resized_val: True``): every image, small or large, is resized
+  keeping its aspect ratio so that its longer side becomes S, then both sides are floored to a
+  multiple of 8. Small images are enlarged, and an image whose longer side is exactly S is
+  still rounded down (473 → 472): on a 473 canvas the content never spans more than 472×472.
+* ``"shrink-only"`` (:data:`SHRINK_ONLY`) — their ``test_Resize`` (``resized_val: False``):
+  images larger than S are resized as above, images whose longer side is ≤ S keep their size
+  (473 stays 473).
+
+Which mode a checkpoint needs is decided by :func:`resize_mode_for` (see docs/inference.md).
+Coordinates: arrays are row-major (y, x).
 """
 
 from __future__ import annotations
@@ -19,6 +29,11 @@ from symnet_core.model.config import IMAGENET_MEAN_255, IMAGENET_STD_255
 IGNORE_LABEL = 255
 #: Above this many pixels the image is resized as uint8 rather than float32 (memory).
 FLOAT_RESIZE_MAX_PIXELS = 16_000_000
+#: The authors' configured evaluation resize (``resized_val: True``): longer side → S, always.
+FIT = "fit"
+#: The authors' ``test_Resize``: only images larger than S are resized.
+SHRINK_ONLY = "shrink-only"
+RESIZE_MODES = (FIT, SHRINK_ONLY)
 
 
 @dataclass(frozen=True)
@@ -37,10 +52,16 @@ class Letterbox:
     new_w: int
 
     @classmethod
-    def fit(cls, h: int, w: int, size: int, upscale_small: bool = False) -> Letterbox:
+    def fit(cls, h: int, w: int, size: int, mode: str = FIT) -> Letterbox:
+        """Where an h×w image goes on the S×S canvas in resize ``mode`` (:data:`RESIZE_MODES`).
+
+        Sides are floored to a multiple of 8 whenever the image is resized, never below 8.
+        """
+        if mode not in RESIZE_MODES:
+            raise ValueError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
         if h < 1 or w < 1:
             raise ValueError(f"image of size {w}x{h} has no pixels")
-        if max(h, w) > size or (upscale_small and max(h, w) < size):
+        if mode == FIT or max(h, w) > size:
             if h >= w:
                 new_h, new_w = size, int(w * (size / h))
             else:
@@ -84,3 +105,20 @@ def model_to_image(canvas_map: np.ndarray, box: Letterbox) -> np.ndarray:
     if (box.new_h, box.new_w) == (box.orig_h, box.orig_w):
         return crop
     return cv2.resize(crop, (box.orig_w, box.orig_h), interpolation=cv2.INTER_LINEAR)
+
+
+def resize_mode_for(checkpoint_info: object | None) -> str:
+    """The resize mode that matches how a checkpoint's model was evaluated and selected.
+
+    * the authors' checkpoints (``source == "official"``) and models without checkpoint
+      information: :data:`FIT`, their configured pipeline (``resized_val: True`` in every config
+      they ship, for validation during training and for testing);
+    * our checkpoints: the mode recorded as ``metadata["resize_mode"]`` by ``symnet-train``;
+      checkpoints written before that record existed were validated with :data:`SHRINK_ONLY`.
+
+    ``checkpoint_info`` is a :class:`symnet_core.model.checkpoints.CheckpointInfo` (duck-typed).
+    """
+    if checkpoint_info is None or getattr(checkpoint_info, "source", "official") == "official":
+        return FIT
+    recorded = (getattr(checkpoint_info, "metadata", None) or {}).get("resize_mode")
+    return recorded if recorded in RESIZE_MODES else SHRINK_ONLY

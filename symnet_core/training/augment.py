@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from symnet_core.inference.transforms import IGNORE_LABEL, Letterbox, image_to_model
+from symnet_core.inference.transforms import IGNORE_LABEL, SHRINK_ONLY, Letterbox, image_to_model
 from symnet_core.model.config import IMAGENET_MEAN_255, IMAGENET_STD_255
 from symnet_core.training.config import AugmentConfig
 
@@ -156,9 +156,16 @@ def letterbox_label(label: np.ndarray, box: Letterbox) -> np.ndarray:
 
 
 def letterbox_sample(image: np.ndarray, labels: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Evaluation transform: letterbox image and labels into an S×S canvas.
+    """Evaluation transform of ``symnet-train``: letterbox image and labels into an S×S canvas.
+
+    Resize mode :data:`~symnet_core.inference.transforms.SHRINK_ONLY` (the authors' ``test_Resize``): the
+    training crops keep images at their native scale, so small images are not enlarged. This is
+    what validation (model selection) and ``symnet-evaluate`` use; checkpoints record it as
+    ``metadata["resize_mode"]`` so that the predictor letterboxes the same way. (The authors'
+    configs evaluate with ``"fit"`` instead; on PASCAL/COCO the two differ only for the few
+    images whose longer side is ≤ S.)
 
     Returns (image [3,S,S] float32 normalised, padding raw 0; labels S×S with padding 255).
     """
-    box = Letterbox.fit(image.shape[0], image.shape[1], size)
+    box = Letterbox.fit(image.shape[0], image.shape[1], size, SHRINK_ONLY)
     return image_to_model(image, box), [letterbox_label(np.asarray(lab), box) for lab in labels]

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnet_core.device import resolve_device
+from symnet_core.inference.transforms import SHRINK_ONLY
 from symnet_core.model.backbone import extract_features
 from symnet_core.model.checkpoints import save_checkpoint
 from symnet_core.model.config import SymNetConfig
@@ -243,6 +244,7 @@ def _run(
                         f"width {model_cfg.backbone_width}",
             "shots": model_cfg.shots, "image_size": model_cfg.image_size, "data": data.description,
             "novel_classes": [data.class_names[c] for c in data.novel_classes],
+            "resize_mode": SHRINK_ONLY,  # the letterbox of validation (letterbox_sample)
             "git_commit": _git_commit(), "torch_version": torch.__version__, **extra,
         }  # fmt: skip
         save_checkpoint(model, path, dataset=data.kind, text_encoder=text_meta, base_classes=data.base_class_names,

@@ -119,6 +119,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("review.next", "Next image", "&Review", "review.next_image", ("D", "PgDown")),
     ActionSpec("review.prev", "Previous image", "&Review", "review.previous_image", ("A", "PgUp")),
     # Model
+    ActionSpec("model.manage", "&Models…", "&Model", "window.show_models_dialog", ("Ctrl+Shift+M",),
+               tip="Download, add, verify and choose models; the choice is remembered for this folder"),
     ActionSpec("model.open", "&Open checkpoint…", "&Model", "window.open_checkpoint_dialog", ("Ctrl+Shift+O",)),
     ActionSpec("model.propagate", "&Propagate", "&Model", "propagation.start", ("Ctrl+R",), separator_before=True,
                tip="Predict masks for the images in the chosen scope"),

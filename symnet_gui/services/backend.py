@@ -149,7 +149,15 @@ def _find_word2vec(te: dict[str, Any], ckpt_path: Path) -> Path | None:
             p = Path(name) if os.path.isabs(name) else folder / name
             if p.is_file():
                 return p
-    return None
+    from symnet_core.weights import Registry, RegistryError
+
+    try:  # a table installed with Model ▸ Models… / `symnet-annotate models get word2vec-<dataset>`
+        registry = Registry()
+        entry = registry.find_word2vec(dataset)
+    except RegistryError as exc:
+        log.warning("%s", exc)
+        return None
+    return registry.file_of(entry) if entry is not None and registry.file_of(entry).is_file() else None
 
 
 def _text_embedder(ckpt: Any, path: Path, device: str, dim: int) -> tuple[Any, str, list[str]]:
@@ -173,6 +181,7 @@ def _text_embedder(ckpt: Any, path: Path, device: str, dim: int) -> tuple[Any, s
         return None, f"{label} (unavailable)", [
             f"{exc} Until then class names are not used: predictions rely on appearance only."]
     if kind == "word2vec" and table is None:
-        warnings = [*warnings[:-1], f"Put word2vec_{te.get('dataset', 'pascal')}.pkl next to the checkpoint or in "
-                    f"{data_dir() / 'word2vec'} and reload; until then class names are not used."]
+        ds = te.get("dataset", "pascal")
+        warnings = [*warnings[:-1], f"Install word2vec-{ds} in Model ▸ Models… (or put word2vec_{ds}.pkl next to "
+                    f"the checkpoint or in {data_dir() / 'word2vec'}) and reload; until then class names are not used."]
     return embedder, label if embedder is not None else f"{label} (not used)", list(warnings)

@@ -27,6 +27,7 @@ from tests.gui.fakes import FakeConfig, FakePredictor
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path_factory.mktemp("symnet-home")
     monkeypatch.setenv("SYMNET_ANNOTATE_HOME", str(home))
+    monkeypatch.setenv("SYMNET_MODELS_DIR", str(home / "models"))  # never the user's real models folder
     return home
 
 

@@ -196,7 +196,7 @@ def test_model_error_is_shown_non_modally(qtbot, make_window, folder, tmp_path):
     with qtbot.waitSignal(w.service.model_failed, timeout=20000):
         w.load_checkpoint(bad)
     note = w.notes.history[-1]
-    assert note.level == "error" and note.action_text == "Open checkpoint…"
+    assert note.level == "error" and note.action_text == "Models…"  # the Models dialog, not a file picker
     assert w.toasts.toasts and w.toasts.toasts[-1].message == note.message
     assert "Model not available" in w.model_panel.state_label.text()
 
@@ -303,6 +303,7 @@ def test_demo_opens_generated_folder_with_supports(qtbot, make_window, fake_back
     project = w.document.project
     assert project is not None and len(project.supports()) == 3
     assert project.classes[0].name != "object", "the class is named after the demo's class"
+    assert not any(n.message == "No model for this folder yet." for n in w.notes.history)  # the demo brings one
     if not demo_model_path().is_file():
         assert any("demo model is missing" in n.message for n in w.notes.history)
 

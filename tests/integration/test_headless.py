@@ -248,3 +248,14 @@ def test_adapt_command_defaults_are_the_library_defaults():
     args = build_parser().parse_args(["adapt", "--project", "p"])
     cfg = AdaptConfig()
     assert (args.steps, args.lr, args.revert_tolerance) == (cfg.steps, cfg.lr, cfg.revert_tolerance)
+
+
+def test_resize_option_defaults_to_the_checkpoint_and_accepts_both_modes():
+    from symnet_core.cli.annotate import build_parser
+
+    for command in (["propagate", "--project", "p"], ["adapt", "--project", "p"]):
+        assert build_parser().parse_args(command).resize is None  # the checkpoint's own mode
+        for mode in ("fit", "shrink-only"):
+            assert build_parser().parse_args([*command, "--resize", mode]).resize == mode
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*command, "--resize", "upscale"])

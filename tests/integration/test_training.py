@@ -228,6 +228,7 @@ def test_base_stage_with_attribute_heads(tmp_path):
     info, state = read_checkpoint(result.final)
     assert not any("attr" in k for k in state)  # the temporary heads are not saved
     assert info.metadata["stage"] == "base"
+    assert info.metadata["resize_mode"] == "shrink-only"  # the letterbox its validation used
 
 
 def test_eval_prints_identical_numbers_twice(trained, capsys, tmp_path):

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CASES", "ParityCase", "case_by_name", "input_digests", "make_inputs"]
+__all__ = [
+    "CASES", "PIPELINE_CASES", "ParityCase", "PipelineCase", "case_by_name", "input_digests", "make_inputs",
+    "make_raw_episode",
+]
 
 IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
@@ -259,3 +262,51 @@ def input_digests(inputs: dict[str, np.ndarray]) -> dict[str, str]:
         h.update(np.ascontiguousarray(arr).tobytes())
         out[name] = h.hexdigest()
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# Pipeline cases: raw images of given sizes, transformed by the code under test
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineCase:
+    """A 1-shot episode given as raw images, for parity of the whole evaluation pipeline.
+
+    Unlike :class:`ParityCase` (inputs already on the model canvas), the reference was recorded by
+    feeding these raw images through the authors' own evaluation transform and model, once with
+    their configured ``Resize`` (``resized_val: True``) and once with their ``test_Resize``; the
+    code under test must letterbox them itself.
+
+    Attributes:
+        name: file stem of the fixture. query_hw, support_hw: raw (height, width).
+        class_id: row of the authors' PASCAL word2vec table. seed: drives images and weights.
+    """
+
+    name: str
+    query_hw: tuple[int, int]
+    support_hw: tuple[int, int]
+    class_id: int
+    seed: int
+    layers: int = 50
+    num_base_outputs: int = 16
+    image_size: int = 473
+
+
+PIPELINE_CASES: tuple[PipelineCase, ...] = (
+    # smaller than the model input: enlarged by the configured Resize (longer side 473 -> 472)
+    PipelineCase("pipeline_r50_473_small_q400x300_s360x280", (300, 400), (280, 360), 15, seed=20261201),
+    # longer side exactly 473: 472 after the configured Resize, 473 (kept) after test_Resize
+    PipelineCase("pipeline_r50_473_edge_q473x300_s473x473", (300, 473), (473, 473), 8, seed=20261202),
+)
+
+
+def make_raw_episode(case: PipelineCase) -> dict[str, np.ndarray]:
+    """Raw uint8 RGB query / support and the support's binary object mask (uint8 0/1, no void).
+
+    The support mask has no ignore ring: it is what a user paints (object or not).
+    """
+    rng = np.random.default_rng(case.seed)
+    query, _ = _scene(*case.query_hw, rng)
+    support, label = _scene(*case.support_hw, rng)
+    return {"query_raw": query, "support_raw": support, "support_mask_raw": (label == 1).astype(np.uint8)}

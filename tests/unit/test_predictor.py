@@ -37,11 +37,11 @@ def model3():
     return tiny_model(3)
 
 
-def _reference_probability(model, sup_img, sup_mask, query, text) -> np.ndarray:
+def _reference_probability(model, sup_img, sup_mask, query, text, mode: str = "fit") -> np.ndarray:
     """The per-episode forward on letterboxed tensors, mapped back by hand."""
     s = model.config.image_size
-    box_s = Letterbox.fit(*sup_img.shape[:2], s)
-    box_q = Letterbox.fit(*query.shape[:2], s)
+    box_s = Letterbox.fit(*sup_img.shape[:2], s, mode)
+    box_q = Letterbox.fit(*query.shape[:2], s, mode)
     x = torch.from_numpy(image_to_model(query, box_q))[None]
     sx = torch.from_numpy(image_to_model(sup_img, box_s))[None, None]
     sy = torch.from_numpy(mask_to_model(sup_mask, box_s))[None, None]
@@ -275,8 +275,55 @@ def test_object_too_small_for_feature_grid(model1):
     mask = np.zeros((1000, 1000), bool)
     mask[3:6, 3:6] = True  # 9 px of a 1000 px image: gone after resizing to 129 px
     p = Predictor(model1, device="cpu")
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(ValueError, match="too small") as err:
         p.set_supports([img], [mask], "cat")
+    assert "empty object prototype" in str(err.value) and "ignore the painted object" in str(err.value)
+
+
+def test_default_resize_follows_the_checkpoint(model1, tmp_path):
+    from symnet_core.model.checkpoints import load_checkpoint, save_checkpoint
+
+    assert Predictor(model1, device="cpu").resize == "fit"  # a model built in code: the authors' pipeline
+    old = save_checkpoint(model1, tmp_path / "old.pth")  # ours, written before resize_mode was recorded
+    assert Predictor(load_checkpoint(old), device="cpu").resize == "shrink-only"
+    rec = save_checkpoint(model1, tmp_path / "rec.pth", metadata={"resize_mode": "fit"})
+    assert Predictor(load_checkpoint(rec), device="cpu").resize == "fit"
+    assert Predictor(load_checkpoint(rec), device="cpu", resize="shrink-only").resize == "shrink-only"
+    with pytest.raises(ValueError, match="resize"):
+        Predictor(model1, device="cpu", resize="upscale")
+
+
+def test_load_predictor_resize_override_changes_the_model_id(model1, tmp_path):
+    from symnet_core.inference.loading import checkpoint_id, load_predictor
+    from symnet_core.model.checkpoints import save_checkpoint
+
+    path = save_checkpoint(model1, tmp_path / "m.pth")
+    default = load_predictor(path, device="cpu")
+    assert default.predictor.resize == "shrink-only" and default.predictor.model_id == checkpoint_id(path)
+    assert "letterbox shrink-only" in default.description
+    same = load_predictor(path, device="cpu", resize="shrink-only")
+    assert same.predictor.model_id == checkpoint_id(path)
+    other = load_predictor(path, device="cpu", resize="fit")
+    assert other.predictor.resize == "fit" and other.predictor.model_id == f"{checkpoint_id(path)} resize=fit"
+    assert other.new_predictor().resize == "fit"
+
+
+def test_small_images_are_enlarged_by_default_and_kept_with_shrink_only(model1):
+    sup, sup_mask = scene(80, 100, seed=5)  # both smaller than the 129 px model input
+    query, _ = scene(90, 70, seed=6)
+    text = np.linspace(-1, 1, 12, dtype=np.float32)
+    got = {}
+    for mode in ("fit", "shrink-only"):
+        p = Predictor(model1, device="cpu", resize=mode)
+        p.set_supports([sup], [sup_mask], text=text)
+        got[mode] = p.predict(query).probability
+        assert got[mode].shape == (90, 70)
+        ref = _reference_probability(model1, sup, sup_mask, query, text, mode)
+        assert np.abs(got[mode] - ref).max() < 1e-4
+    default = Predictor(model1, device="cpu")
+    default.set_supports([sup], [sup_mask], text=text)
+    assert np.array_equal(default.predict(query).probability, got["fit"])
+    assert np.abs(got["fit"] - got["shrink-only"]).max() > 1e-3  # the modes really differ here
 
 
 def test_predict_without_supports_and_bad_query(model1):
