@@ -87,19 +87,27 @@ class BaseBatches(torch.utils.data.Dataset):
         return batch
 
 
-def iterate_batches(ds: torch.utils.data.Dataset, start: int, stop: int, workers: int) -> Iterator[dict[str, Any]]:
-    """Items ``start..stop-1`` of ``ds`` in order (in ``workers`` processes when > 0)."""
+def _as_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+
+
+def iterate_batches(
+    ds: torch.utils.data.Dataset, start: int, stop: int, workers: int, pin_memory: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The batches of iterations ``start … stop-1`` in order. With workers, batches become tensors
+    in the workers and, with ``pin_memory`` (CUDA), land in pinned memory for asynchronous copies."""
     if workers <= 0:
         for it in range(start, stop):
             yield ds[it]
         return
     loader = torch.utils.data.DataLoader(
         torch.utils.data.Subset(ds, range(start, stop)), batch_size=None, shuffle=False, num_workers=workers,
-        collate_fn=lambda x: x, persistent_workers=False, prefetch_factor=2,
+        collate_fn=_as_tensors, persistent_workers=False, prefetch_factor=2, pin_memory=pin_memory,
     )  # fmt: skip
     yield from loader
 
 
-def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    """Each array as a tensor on ``device`` (same dtype and shape)."""
-    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device, non_blocking=True) for k, v in batch.items()}
+def to_tensors(batch: dict[str, np.ndarray | torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """Each array (or tensor) as a tensor on ``device`` (same dtype and shape)."""
+    out = {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+    return {k: v.to(device, non_blocking=True) for k, v in out.items()}

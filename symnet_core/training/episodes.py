@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from symnet_core.inference.transforms import IGNORE_LABEL
+from symnet_core.project.atomic import atomic_write_bytes
 from symnet_core.training.sources import SegmentationSource, SyntheticSource, binarise
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,7 @@ def scan_class_pixels(
             progress(i + 1, len(source))
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"n": len(source), "counts": counts}), encoding="utf-8")
-        os.replace(tmp, cache)
+        atomic_write_bytes(cache, json.dumps({"n": len(source), "counts": counts}).encode("utf-8"))
     return counts
 
 

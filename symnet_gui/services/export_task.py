@@ -1,4 +1,5 @@
-"""Export a project (COCO JSON and/or PNG label masks) off the GUI thread, then validate it.
+"""Export a project (COCO JSON, PNG label masks, YOLO, Pascal VOC, labelme, CVAT) off the GUI thread, then
+validate the COCO file.
 
 :func:`run_export` is plain Python (no Qt) and does the work; :class:`ExportTask` runs it on a
 pool thread and reports an :class:`ExportResult`. Which images are exported:
@@ -45,11 +46,13 @@ class ExportRequest:
     per_component: bool = True
     which: str = "verified"
     coco_name: str = "instances.json"
+    formats: tuple[str, ...] = ()
+    """More formats from ``symnet_core.io.registry.INSTANCE_FORMATS``, each written to ``out_dir/<format>``."""
 
     def __post_init__(self) -> None:
         if self.which not in WHICH:
             raise ValueError(f"which must be one of {WHICH}")
-        if not (self.coco or self.png):
+        if not (self.coco or self.png or self.formats):
             raise ValueError("choose at least one format")
 
 
@@ -65,6 +68,7 @@ class ExportResult:
     warnings: tuple[str, ...] = ()
     error: str = ""
     seconds: float = 0.0
+    format_dirs: tuple[str, ...] = ()
 
 
 def run_export(req: ExportRequest, progress: Callable[[int, int], None] | None = None) -> ExportResult:
@@ -102,8 +106,19 @@ def run_export(req: ExportRequest, progress: Callable[[int, int], None] | None =
             pstats = write_png_masks(png_dir, iter_project_images(project, req.which, warnings, progress), cats,
                                      options=PngExportOptions())
             parts.append(f"PNG masks: {pstats.summary()}")
+        format_dirs = []
+        for fmt in req.formats:
+            from symnet_core.io.interop import InstanceExportOptions
+            from symnet_core.io.registry import write_format
+
+            fstats = write_format(fmt, out / fmt, iter_project_images(project, req.which, warnings, progress), cats,
+                                  options=InstanceExportOptions(per_component=req.per_component),
+                                  images_root=project.images_root)
+            format_dirs.append(str(out / fmt))
+            parts.append(fstats.summary())
         return ExportResult(True, coco_path, png_dir, n_images, "\n".join(parts), validation, valid,
-                            tuple(dict.fromkeys(warnings)), seconds=time.monotonic() - t0)
+                            tuple(dict.fromkeys(warnings)), seconds=time.monotonic() - t0,
+                            format_dirs=tuple(format_dirs))
     except Exception as exc:
         log.exception("export to %s failed", out)
         return ExportResult(False, error=f"{type(exc).__name__}: {exc}", warnings=tuple(warnings),
