@@ -55,7 +55,7 @@ def main() -> None:
     import symnet_core
     import symnet_gui
     from symnet_core.assets import demo_model_path
-    from symnet_core.training.synthetic.generator import make_demo_folder
+    from symnet_core.training.synthetic import make_demo_folder
 
     for module in (symnet_core, symnet_gui):
         where = Path(module.__file__).resolve()

@@ -1,4 +1,4 @@
-"""Test-time adaptation on held-out synthetic classes: mIoU before vs after ``Predictor.adapt``.
+"""Test-time adaptation on held-out synthetic classes: mIoU before vs after ``adapt_predictor``.
 
 For every novel class of the checkpoint's synthetic dataset and every draw, ``n`` supports and
 ``--queries`` query scenes of that class are taken from the independent "test" scene stream
@@ -25,9 +25,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from symnet_core.adaptation.head_tuning import AdaptConfig  # noqa: E402
+from symnet_core.adaptation.head_tuning import AdaptConfig, adapt_predictor  # noqa: E402
 from symnet_core.inference.loading import default_checkpoint, load_predictor  # noqa: E402
-from symnet_core.training.synthetic.generator import SyntheticFewShot, dataset_from_metadata  # noqa: E402
+from symnet_core.training.synthetic import SyntheticFewShot, dataset_from_metadata  # noqa: E402
 
 
 def dataset_from_checkpoint(predictor: object) -> SyntheticFewShot:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 predictor.reset_head()
                 predictor.set_supports([s[0] for s in sup], [s[1] for s in sup], ds.class_names[c])
                 i0, u0 = _iou_sums(predictor, queries)
-                report = predictor.adapt(config=cfg)
+                report = adapt_predictor(predictor, config=cfg)
                 i1, u1 = _iou_sums(predictor, queries)
                 sums[c] += (i0, u0, i1, u1)
                 seconds.append(report.seconds)

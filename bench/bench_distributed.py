@@ -1,6 +1,6 @@
 """Benchmark: propagation on Ray (issue #16) against the serial engine, on the bundled demo model.
 
-Writes ``--n`` demo scenes (:func:`symnet_core.training.synthetic.generator.make_demo_folder`),
+Writes ``--n`` demo scenes (:func:`symnet_core.training.synthetic.demo_folder.make_demo_folder`),
 one support, and propagates them into fresh projects with
 
 * ``serial``: :func:`propagate_project` in this process, torch on ``--cores`` threads;
@@ -151,7 +151,7 @@ def main() -> None:
     import ray
 
     from symnet_core.assets import demo_model_path
-    from symnet_core.training.synthetic.generator import make_demo_folder
+    from symnet_core.training.synthetic.demo_folder import make_demo_folder
 
     ckpt = str(args.checkpoint or demo_model_path())
     work = Path(tempfile.mkdtemp(prefix="symnet-bench-dist-"))

@@ -288,7 +288,7 @@ def section_stall(args: argparse.Namespace) -> dict[str, Any]:
     home = _isolated_home()
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    from symnet_core.training.synthetic.generator import make_demo_folder
+    from symnet_core.training.synthetic import make_demo_folder
     from symnet_gui.platform.paths import data_dir
     from symnet_gui.services.inference_service import ModelState
 

@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from symnet_core.training.synthetic.generator import make_demo_folder
+    from symnet_core.training.synthetic import make_demo_folder
     from symnet_gui.app import create_app
     from symnet_gui.main_window import MainWindow
     from symnet_gui.platform.settings import AppSettings

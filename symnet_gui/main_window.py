@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _suggest_meta_only(self) -> None:
-        """Tell the user when a project class is a base class of the loaded named model (spec §7)."""
+        """Tell the user when a project class is a base class of the loaded named model (its ensemble hides those)."""
         from symnet_core.weights import RegistryError
         from symnet_core.weights.folds import is_base_class
 

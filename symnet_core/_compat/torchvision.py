@@ -24,7 +24,7 @@ Where torchvision loads normally (any machine with a matching CUDA torch, or a C
 
 Caveat: this depends on torchvision internals (the two module names above and the order of
 imports in ``torchvision/__init__.py``). Keep torchvision pinned (``constraints.txt``) and re-check
-this module (``tests/test_torchvision_compat.py`` covers both branches) when the pin moves.
+this module (``tests/unit/test_torchvision_compat.py`` covers both branches) when the pin moves.
 See ``docs/adr/0001-torchvision-compat-shim.md``.
 """
 

@@ -124,7 +124,7 @@ def adapt_class(
         ProjectWriteError: the project is read-only.
         OperationCancelled: ``cancel`` was set (nothing is written).
     """
-    from symnet_core.adaptation.head_tuning import config_dict, save_adapted_head
+    from symnet_core.adaptation.head_tuning import adapt_predictor, config_dict, save_adapted_head
     from symnet_core.workflows.contracts import PropagationReport
     from symnet_core.workflows.supports import load_class_supports
 
@@ -138,7 +138,7 @@ def adapt_class(
     images, masks = supports[class_id]
     predictor.reset_head()
     predictor.set_supports(images, masks, name)
-    result = predictor.adapt(config=config, progress=progress, cancel=cancel)
+    result = adapt_predictor(predictor, config=config, progress=progress, cancel=cancel)
     metadata = {
         "class_id": class_id,
         "class_name": name,

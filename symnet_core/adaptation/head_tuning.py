@@ -17,7 +17,7 @@ Episodes (``batch_size`` per step, all on the model canvas S×S):
   augmented with probability ½).
 
 Views: the support is first resized as the letterbox would (long side S), then augmented as in
-training (spec §2.2: scale, rotation, blur, flip, foreground-keeping crop;
+training (scale, rotation, blur, flip, foreground-keeping crop;
 :class:`symnet_core.training.augment.TrainAugment`). Loss: the training loss (main + aux +
 triplet, :func:`symnet_core.training.losses.symnet_loss`) without the base-label term, plus
 ``anchor_weight`` · ‖θ − θ₀‖² (L2-SP: pulls the head towards the checkpoint's weights, so a few
@@ -39,7 +39,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ __all__ = [
     "AdaptedHead",
     "AdaptedHeadError",
     "adapt_head",
+    "adapt_predictor",
     "load_adapted_head",
     "save_adapted_head",
 ]
@@ -85,8 +86,8 @@ class AdaptConfig:
         steps: optimisation steps. batch_size: episodes per step.
         lr: SGD learning rate (constant after ``warmup_steps`` linear warm-up); momentum, weight_decay.
         anchor_weight: L2-SP weight on ‖θ − θ₀‖² (sum over head parameters).
-        aux_weight, triplet_margin: as in training (spec §1.15).
-        augment: view augmentation (spec §2.2 defaults).
+        aux_weight, triplet_margin: as in training.
+        augment: view augmentation (the training defaults).
         seed: all randomness (episode order, augmentation) comes from it.
         revert_tolerance: discard the adapted head when its support check IoU is lower than the
             original's by more than this (module docstring).
@@ -330,6 +331,47 @@ def adapt_head(
     )  # fmt: skip
     log.info("%s", report.describe())
     return (adapted if kept else model), report
+
+
+def adapt_predictor(
+    predictor: Any,
+    steps: int | None = None,
+    *,
+    config: AdaptConfig | None = None,
+    progress: Progress | None = None,
+    cancel: CancelLike | None = None,
+) -> AdaptReport:
+    """Fine-tune a head on episodes of ``predictor``'s current supports and make the predictor use it.
+
+    Leave-one-out episodes with n ≥ 2 supports, augmentation-only with one (:func:`adapt_head`).
+    Backbone and base learner are never touched and stay shared with other predictors of the same
+    model. Starts from the checkpoint's head (an earlier adaptation is replaced). On success the
+    predictor re-encodes its supports with the adapted head (:meth:`Predictor.load_head`, with the
+    report as ``predictor.adaptation``); on cancel (:class:`~symnet_core.cancel.OperationCancelled`)
+    or error the predictor is unchanged, and so it is when the adapted head predicts the supports
+    worse than the checkpoint's (``report.kept`` False; the previous head, adapted or not, stays).
+
+    Args:
+        predictor: a :class:`symnet_core.inference.predictor.Predictor` with supports set.
+        steps: overrides ``config.steps``. config: :class:`AdaptConfig` (defaults otherwise).
+        progress: ``progress(step, steps)``. cancel: polled every step.
+
+    Raises:
+        RuntimeError: the predictor has no supports.
+    """
+    inputs = predictor.adaptation_inputs()
+    cfg = config or AdaptConfig()
+    if steps is not None:
+        cfg = replace(cfg, steps=int(steps))
+    model, report = adapt_head(
+        inputs.model, inputs.images, inputs.masks, inputs.text, cfg, device=predictor.device,
+        with_base=predictor.use_base_learner, resize=predictor.resize, progress=progress, cancel=cancel,
+    )  # fmt: skip
+    if report.kept:
+        metadata = {"report": asdict(report), "config": config_dict(cfg), "class_name": inputs.class_name,
+                    "supports": len(inputs.images)}  # fmt: skip
+        predictor.load_head(model.head_state_dict(), metadata)
+    return report
 
 
 # ----------------------------------------------------------------------------------------------

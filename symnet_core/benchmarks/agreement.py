@@ -10,7 +10,7 @@ import numpy as np
 
 from symnet_core.benchmarks.cpu import ratio
 from symnet_core.inference.predictor import Predictor
-from symnet_core.training.synthetic.generator import dataset_from_metadata as _dataset_from_data
+from symnet_core.training.synthetic.demo_folder import dataset_from_metadata as _dataset_from_data
 
 
 def dataset_from_metadata(metadata: dict[str, object]) -> object:

@@ -16,7 +16,7 @@ Prints (and with ``--json`` writes) one JSON document:
 * ``predictor`` — ``Predictor.predict_many`` on uint8 images (letterbox on the CPU, pinned copy,
   model, probability back to the image): images/s per precision.
 * ``propagation`` (``--propagation N``) — end-to-end :func:`~symnet_core.workflows.propagation.propagate_project`
-  of a demo folder of N images (:func:`~symnet_core.training.synthetic.generator.make_demo_folder`, PNG) with the demo
+  of a demo folder of N images (:func:`~symnet_core.training.synthetic.demo_folder.make_demo_folder`, PNG) with the demo
   model: wall time and where it goes (decoding, predictor, network, saving, waiting for the loader).
 * ``agreement`` (``--agreement``) — :func:`symnet_core.benchmarks.agreement.mask_agreement` of each reduced
   precision vs fp32 on the GPU, held-out classes of the demo model.
@@ -217,7 +217,7 @@ def propagation_e2e(
 
     from symnet_core.inference.loading import load_predictor
     from symnet_core.project import Project
-    from symnet_core.training.synthetic.generator import dataset_from_metadata, make_demo_folder
+    from symnet_core.training.synthetic.demo_folder import dataset_from_metadata, make_demo_folder
     from symnet_core.workflows import batch_loader, propagation
 
     loaded = load_predictor(checkpoint, device=str(device), precision=precision)

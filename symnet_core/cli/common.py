@@ -186,7 +186,7 @@ def load_model(args: argparse.Namespace, project_settings: dict | None = None, c
     """Load --model / --checkpoint / the project's model / the demo model. For each of ``class_names``
     that is a base class of the model (PASCAL-5i/COCO-20i fold lists), print a meta-only suggestion."""
     from symnet_core.inference.loading import default_checkpoint, load_predictor
-    from symnet_core.inference.text_embeddings import TextEncoderUnavailable
+    from symnet_core.inference.text import TextEncoderUnavailable
     from symnet_core.model.checkpoints import CheckpointError
 
     log.debug("torch threads: %d", set_threads(getattr(args, "threads", None)))
@@ -223,7 +223,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models-dir", help="models folder for --model (default: $SYMNET_MODELS_DIR or the user data dir)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--threshold", type=float, default=0.5, help="foreground probability threshold (0.5 = argmax)")
-    p.add_argument("--meta-only", action="store_true", help="ignore the base learner (for base classes, spec §7)")
+    p.add_argument("--meta-only", action="store_true", help="ignore the base learner (for classes seen in training)")
     p.add_argument("--word2vec", help="the authors' word2vec_<dataset>.pkl for their checkpoints")
     p.add_argument("--allow-download", action="store_true", help="allow downloading CLIP text weights")
     p.add_argument("--resize", choices=("fit", "shrink-only"), default=None,

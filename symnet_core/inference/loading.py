@@ -8,7 +8,7 @@ The checkpoint tells which text encoder its model was trained with
 * ``clip`` — open_clip's text tower (``model``, ``pretrained`` from the metadata). Uncached
   weights fail within ~2 s unless ``allow_download``.
 * ``hashed`` — the fixed per-name unit vectors of models trained on synthetic data
-  (:class:`symnet_core.training.synthetic.generator.HashTextEmbedder`, with the checkpoint's ``salt``).
+  (:class:`symnet_core.inference.text.hashed.HashTextEmbedder`, with the checkpoint's ``salt``).
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ def build_text_embedder(
     """The embedder a checkpoint's metadata asks for, or ``None`` with a warning saying why."""
     kind = (text_encoder or {}).get("kind")
     if kind == "hashed":
-        from symnet_core.training.synthetic.generator import HashTextEmbedder
+        from symnet_core.inference.text.hashed import HashTextEmbedder
 
         return HashTextEmbedder(text_dim, str(text_encoder.get("salt", "symnet-synthetic"))), []
     if kind == "clip":
-        from symnet_core.inference.text_embeddings import ClipTextEncoder
+        from symnet_core.inference.text import ClipTextEncoder
 
         enc = ClipTextEncoder(
             text_encoder.get("model", "RN50"), text_encoder.get("pretrained", "openai"),
@@ -86,7 +86,7 @@ def build_text_embedder(
                 "this checkpoint was trained with the authors' word2vec class vectors: pass their "
                 f"word2vec_{text_encoder.get('dataset', 'pascal')}.pkl (--word2vec) for full accuracy"
             ]
-        from symnet_core.inference.text_embeddings import Word2VecTable
+        from symnet_core.inference.text import Word2VecTable
 
         return Word2VecTable.from_pickle(word2vec, dataset=text_encoder.get("dataset", "pascal")), []
     return None, ["the checkpoint does not record its text encoder: class names are not used"]
@@ -109,7 +109,7 @@ def load_predictor(
     resize (:func:`symnet_core.inference.transforms.resize_mode_for`: ``"fit"`` for the authors' files).
 
     Raises :class:`symnet_core.model.checkpoints.CheckpointError` for unusable files and
-    :class:`symnet_core.inference.text_embeddings.TextEncoderUnavailable` when CLIP weights are missing.
+    :class:`symnet_core.inference.text.TextEncoderUnavailable` when CLIP weights are missing.
     """
     from symnet_core.device import resolve_device
     from symnet_core.inference.predictor import Predictor

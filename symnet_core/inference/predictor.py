@@ -24,14 +24,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from contextlib import nullcontext
-from dataclasses import asdict, replace
 from itertools import islice
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from symnet_core.adaptation.head_tuning import AdaptConfig, AdaptReport, adapt_head, config_dict
 from symnet_core.cancel import CancelLike, check_cancel
 from symnet_core.device import resolve_device
 from symnet_core.inference.transforms import (
@@ -102,6 +101,22 @@ def _select_query(q: QueryEncoding, index: torch.Tensor) -> QueryEncoding:
     )  # fmt: skip
 
 
+class AdaptationInputs(NamedTuple):
+    """A predictor's supports as head adaptation needs them (:meth:`Predictor.adaptation_inputs`).
+
+    Attributes:
+        model: the checkpoint's model (eval mode, on the predictor's device).
+        images: HxWx3 uint8 RGB supports. masks: HxW bool masks, one per image (image pixels).
+        class_name: the class name or ``None``. text: float ``[1, D]`` class-name vector on the device.
+    """
+
+    model: SymNet
+    images: list[np.ndarray]
+    masks: list[np.ndarray]
+    class_name: str | None
+    text: torch.Tensor
+
+
 class Predictor:
     """Few-shot segmentation of many query images with one set of supports.
 
@@ -112,7 +127,7 @@ class Predictor:
             warning)``, ``dim``); ``None`` → a zero vector with a warning unless ``text`` is given.
         threshold: foreground threshold on the probability (0.5 = the authors' argmax).
         use_base_learner: ``False`` = meta-only (use for classes that are base classes of the
-            checkpoint, which the ensemble pushes to background; spec §7).
+            checkpoint, which the ensemble pushes to background).
         precision: ``"fp32"``, or ``"bf16"``/``"fp16"`` autocast (fp16 on CUDA only).
         channels_last: NHWC memory layout for the model and its inputs; ``None`` = on CUDA only
             (faster convolutions there, docs/performance.md "GPU"); the CPU keeps NCHW.
@@ -168,7 +183,8 @@ class Predictor:
         self._support_args: tuple[list[np.ndarray], list[np.ndarray], str | None, np.ndarray | None] | None = None
         self.summary: SupportSummary | None = None
         self._base_model = self.model
-        #: ``None``, or the report / metadata of the adapted head in use (:meth:`adapt`, :meth:`load_head`).
+        #: ``None``, or the report / metadata of the adapted head in use (:meth:`load_head`;
+        #: :func:`symnet_core.adaptation.adapt_predictor` sets it through that).
         self.adaptation: dict[str, object] | None = None
 
     # ------------------------------------------------------------------------------------------
@@ -296,43 +312,18 @@ class Predictor:
         return self.summary
 
     # ------------------------------------------------------------------------------------------
-    def adapt(
-        self,
-        steps: int | None = None,
-        *,
-        config: AdaptConfig | None = None,
-        progress: Callable[[int, int], None] | None = None,
-        cancel: CancelLike | None = None,
-    ) -> AdaptReport:
-        """Fine-tune this predictor's copy of the head on episodes of the current supports.
+    def adaptation_inputs(self) -> AdaptationInputs:
+        """What head adaptation (:func:`symnet_core.adaptation.adapt_predictor`) trains on: the
+        checkpoint's own model (never an adapted copy), the current supports as given to
+        :meth:`set_supports` (validated), the class name and the ``[1, D]`` text vector.
 
-        Leave-one-out episodes with n ≥ 2 supports, augmentation-only with one
-        (:mod:`symnet_core.adaptation.head_tuning`). Backbone and base learner are never touched and stay
-        shared with other predictors of the same model. Starts from the checkpoint's head (an
-        earlier adaptation is replaced). On success the supports are re-encoded with the adapted
-        head; on cancel (:class:`OperationCancelled`) or error the predictor is unchanged, and
-        so it is when the adapted head predicts the supports worse than the checkpoint's
-        (``report.kept`` False; the previous head, adapted or not, stays in use).
-
-        Args:
-            steps: overrides ``config.steps``. config: :class:`AdaptConfig` (defaults otherwise).
-            progress: ``progress(step, steps)``. cancel: polled every step.
+        Raises:
+            RuntimeError: no supports yet.
         """
-        if not self._shots:
+        if not self._shots or self._support_args is None or self._text is None:
             raise RuntimeError("no supports: call set_supports() first")
-        cfg = config or AdaptConfig()
-        if steps is not None:
-            cfg = replace(cfg, steps=int(steps))
-        assert self._support_args is not None
         images, masks, class_name, _ = self._support_args
-        model, report = adapt_head(
-            self._base_model, images, masks, self._text, cfg, device=self.device,
-            with_base=self.use_base_learner, resize=self.resize, progress=progress, cancel=cancel,
-        )  # fmt: skip
-        if report.kept:
-            self._use_model(model, {"report": asdict(report), "config": config_dict(cfg),
-                                    "class_name": class_name, "supports": len(images)})  # fmt: skip
-        return report
+        return AdaptationInputs(self._base_model, list(images), list(masks), class_name, self._text)
 
     def head_state(self) -> dict[str, torch.Tensor]:
         """The head weights in use (official key names; save them with :func:`save_adapted_head`)."""
@@ -353,6 +344,8 @@ class Predictor:
                              f"shapes differ {wrong[:3]}")  # fmt: skip
         model = self._base_model.with_own_head()
         model.load_state_dict(state, strict=False)
+        for mod in model.trainable_modules():  # the copy is for inference only
+            mod.requires_grad_(False)
         self._use_model(self._placed(model).eval(), dict(metadata or {}))
 
     def reset_head(self) -> None:

@@ -7,6 +7,7 @@ it does not depend on the project store. Formats and defaults: ``docs/export-for
 
 from __future__ import annotations
 
+from symnet_core.io.coco.checks import oriented_image_size
 from symnet_core.io.coco.export import (
     CocoExport,
     CocoExportOptions,
@@ -19,13 +20,8 @@ from symnet_core.io.coco.export import (
     write_coco,
     write_coco_per_class,
 )
-from symnet_core.io.coco.validate import (
-    ValidationReport,
-    oriented_image_size,
-    self_consistency_ap,
-    validate_coco,
-    validate_coco_data,
-)
+from symnet_core.io.coco.report import ValidationReport
+from symnet_core.io.coco.validate import self_consistency_ap, validate_coco, validate_coco_data
 from symnet_core.io.common import (
     MAX_CLASS_ID,
     ExportCategory,

@@ -1,4 +1,4 @@
-"""APA: visual-text alignment prototype aggregation (spec §1.8).
+"""APA: visual-text alignment prototype aggregation.
 
 One module is shared by the support and the query side (``CrossAttention`` in checkpoints).
 """

@@ -1,4 +1,4 @@
-"""Deep-stem, dilated ResNet-50/101 (PSPNet style) used frozen by Sym-Net (spec §1.2).
+"""Deep-stem, dilated ResNet-50/101 (PSPNet style) used frozen by Sym-Net.
 
 The stem is three 3×3 convolutions (w, w, 2w channels) + max-pool; layer3 and layer4 are
 dilated (2 and 4) so the output stride is 8. Module and parameter names follow the official

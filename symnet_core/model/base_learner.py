@@ -1,4 +1,4 @@
-"""The frozen PSPNet head Sym-Net uses as its base learner (BAM style, spec §1.3)."""
+"""The frozen PSPNet head Sym-Net uses as its base learner (BAM style)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Pyramid bins the authors' configs use for their two input sizes (spec §1.12).
+#: Pyramid bins the authors' configs use for their two input sizes.
 KNOWN_PYRAMID_BINS: dict[int, tuple[int, int, int, int]] = {
     473: (60, 30, 15, 8),
     641: (81, 40, 20, 10),

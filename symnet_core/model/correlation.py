@@ -1,4 +1,4 @@
-"""TDC: top-down hyper-correlation (spec §1.11).
+"""TDC: top-down hyper-correlation.
 
 Support side (:func:`support_columns`, computed once per support): for every pre-ReLU bottleneck
 feature of layers 2–4, the L2-normalised feature columns at the support-foreground positions

@@ -1,4 +1,4 @@
-"""K-shot weighting from Gram-matrix distances (BAM, spec §1.10)."""
+"""K-shot weighting from Gram-matrix distances (as BAM weights its K shots)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPM: the parameter-free self-activation prior mask (spec §1.6).
+"""SPM: the parameter-free self-activation prior mask.
 
 For each pooling window (5×5, 7×1, 1×7; stride 1; zero padding counted in the average) the
 official code builds the full query×support similarity

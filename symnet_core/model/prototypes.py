@@ -1,4 +1,4 @@
-"""Prototype pooling: masked average pooling (spec §1.5) and prior-driven query prototypes (§1.9)."""
+"""Prototype pooling: masked average pooling and prior-driven query prototypes."""
 
 from __future__ import annotations
 

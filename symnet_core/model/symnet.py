@@ -1,4 +1,4 @@
-"""Sym-Net assembled from its parts, with the official module names (spec §1).
+"""Sym-Net assembled from its parts, with the official module names.
 
 The model is split into a support encoder, a query encoder and a decoder so that a predictor can
 encode supports once and decode many queries. :meth:`SymNet.forward` chains the three and returns

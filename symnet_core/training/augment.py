@@ -1,4 +1,4 @@
-"""Training augmentation (spec §2.2) and the evaluation letterbox (spec §2.3), on numpy arrays.
+"""Training augmentation (the BAM / PFENet recipe) and the evaluation letterbox, on numpy arrays.
 
 Conventions: images are HxWx3 RGB (uint8 or float32 on the 0..255 scale); labels are HxW
 ``uint8``/``uint16`` maps where 255 means *ignore*. Several label maps can travel with one image
@@ -50,7 +50,7 @@ def normalise(image: np.ndarray) -> np.ndarray:
 
 
 class TrainAugment:
-    """Random scale → rotate → blur → flip → foreground-keeping crop (spec §2.2).
+    """Random scale → rotate → blur → flip → foreground-keeping crop.
 
     Args:
         cfg: the augmentation section of the config.

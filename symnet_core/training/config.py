@@ -167,7 +167,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training augmentation (spec §2.2), applied independently to query and each support.
+    """Training augmentation (the BAM / PFENet recipe), applied independently to query and each support.
 
     Order: random scale → random rotation (prob ``rotate_p``; image padded with the mean colour,
     label with 255) → Gaussian blur (``blur_kernel``², prob ``blur_p``) → horizontal flip (prob
@@ -191,7 +191,7 @@ class AugmentConfig:
 class TextConfig:
     """Class-name vectors for APA.
 
-    * ``hashed``: :class:`symnet_core.training.synthetic.generator.HashTextEmbedder` (``dim``, ``salt``) — a fixed
+    * ``hashed``: :class:`symnet_core.inference.text.hashed.HashTextEmbedder` (``dim``, ``salt``) — a fixed
       random unit vector per name; the default for synthetic data.
     * ``word2vec``: the authors' table ``path`` (``word2vec_pascal.pkl`` / ``word2vec_coco.pkl``),
       ``dataset`` ``pascal``/``coco``.
@@ -235,7 +235,7 @@ class OptimConfig:
 class LossConfig:
     """Loss weights.
 
-    Meta stage: total = main + aux_weight·(aux1 + aux2 + aux3 + triplet) (spec §1.15), triplet
+    Meta stage: total = main + aux_weight·(aux1 + aux2 + aux3 + triplet), triplet
     margin ``triplet_margin``. Base stage: CE of the base learner + ``base_aux_weight`` · CE of a
     temporary PSPNet auxiliary classifier on layer 3 + ``attribute_weight`` · mean CE of temporary
     1×1 attribute classifiers on layers 3 and 4 (synthetic data only: per-pixel shape family,
@@ -252,7 +252,7 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Episodic evaluation (spec §2.3).
+    """Episodic evaluation (the BAM / PFENet protocol).
 
     ``episodes``: per run (default 1000 PASCAL / 5000 COCO / 1000 otherwise). ``seeds``: one run
     per seed, fixed so that two invocations print identical numbers. ``split``: which list the

@@ -1,16 +1,7 @@
-"""Few-shot episodes from PASCAL-5i, COCO-20i, a user folder or the synthetic dataset (spec §2.1).
+"""Few-shot episodes from PASCAL-5i, COCO-20i, a user folder or the synthetic dataset (the BAM / PFENet protocols).
 
-Pieces:
-
-* a **source** gives images and class-index labels by item number (:class:`FileSource` for
-  image/PNG pairs, :class:`CocoJsonSource` for COCO instance files, :class:`SyntheticSource`);
-* a **class index** (:func:`scan_class_pixels`) counts the pixels of every class in every label,
-  cached as JSON for the real datasets;
-* an :class:`EpisodeSplit` is what the authors' lists hold: the query list ``data_list`` (item,
-  valid classes) and, per class, the items that may serve as supports (``by_class``);
-* :func:`sample_episode` draws one episode: class among the query item's valid classes, K distinct
-  supports of that class other than the query, labels binarised (class → 1, 255 kept, rest → 0),
-  and the base-class label of the query (base classes → 1..N, everything else → 0, 255 kept).
+Pieces: sources of items (:mod:`.sources`), the class index, splits and episode sampling
+(:mod:`.episodes`); this module builds a run's splits from its data configuration.
 
 Split rules (as the BAM/PFENet lists): a class counts in an image only with at least
 ``min_class_pixels`` pixels (2·32·32). Training items contain **no pixel** of a novel class and
@@ -20,49 +11,28 @@ offer their base classes; validation items offer their novel classes.
 :class:`FewShotData` (train / val / test splits, class names, base and novel classes).
 """
 
+
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import cv2
 import numpy as np
-from PIL import Image
 
 from symnet_core.inference.transforms import IGNORE_LABEL
-from symnet_core.project.atomic import atomic_write_bytes
 from symnet_core.training.config import DataConfig
+from symnet_core.training.episodes import EpisodeSplit, build_split, scan_class_pixels, synthetic_split
+from symnet_core.training.sources import CocoJsonSource, FileSource, SyntheticSource, base_lut
 from symnet_core.training.synthetic.generator import SyntheticFewShot
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "COCO_NAMES",
-    "PASCAL_NAMES",
-    "CocoJsonSource",
-    "EpisodeSplit",
-    "FewShotData",
-    "FileSource",
-    "RawEpisode",
-    "SegmentationSource",
-    "SyntheticSource",
-    "base_lut",
-    "binarise",
-    "build_data",
-    "build_split",
-    "coco_fold_classes",
-    "pascal_fold_classes",
-    "read_label",
-    "sample_episode",
-    "scan_class_pixels",
-]
+__all__ = ["COCO_NAMES", "PASCAL_NAMES", "FewShotData", "build_data", "coco_fold_classes", "pascal_fold_classes",
+           "read_class_file"]  # fmt: skip
 
 #: VOC class names in label order (id 1..20), spelled as the word2vec table rows.
 PASCAL_NAMES: tuple[str, ...] = (
@@ -82,334 +52,6 @@ COCO_NAMES: tuple[str, ...] = (
     "teddy bear", "hair drier", "toothbrush",
 )  # fmt: skip
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-# ----------------------------------------------------------------------------------------------
-# Labels
-# ----------------------------------------------------------------------------------------------
-
-
-def read_label(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a class-index PNG (mode L, P or 16-bit) as HxW uint8 (uint16 when ids exceed 255).
-
-    Palette PNGs (VOC ``SegmentationClass``) give their indices, not colours.
-    """
-    with Image.open(path) as im:
-        im.load()
-        if im.mode in ("L", "P"):
-            return np.array(im, dtype=np.uint8)
-        if im.mode.startswith("I"):
-            a = np.asarray(im)
-            return a.astype(np.uint8) if int(a.max(initial=0)) <= 255 else a.astype(np.uint16)
-        raise ValueError(f"{path}: a label PNG must be single-channel (L, P or 16-bit), found mode {im.mode}")
-
-
-def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB (no EXIF rotation, as the dataset labels assume)."""
-    with Image.open(path) as im:
-        return np.array(im.convert("RGB"), dtype=np.uint8)
-
-
-def binarise(label: np.ndarray, class_id: int) -> np.ndarray:
-    """Episode label: ``class_id`` → 1, 255 → 255, everything else → 0 (uint8)."""
-    out = (label == class_id).astype(np.uint8)
-    out[label == IGNORE_LABEL] = IGNORE_LABEL
-    return out
-
-
-def base_lut(base_classes: Sequence[int], size: int = 65536) -> np.ndarray:
-    """Lookup table dataset id → base-learner index (base class i → i+1, others → 0, 255 → 255)."""
-    lut = np.zeros(size, np.uint8)
-    for i, c in enumerate(base_classes):
-        lut[c] = i + 1
-    lut[IGNORE_LABEL] = IGNORE_LABEL
-    return lut
-
-
-# ----------------------------------------------------------------------------------------------
-# Sources
-# ----------------------------------------------------------------------------------------------
-
-
-class SegmentationSource(Protocol):
-    """Images and class-index labels by item number."""
-
-    def __len__(self) -> int: ...
-
-    def item_name(self, index: int) -> str: ...
-
-    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(HxWx3 uint8 RGB, HxW class-index label; 0 background, 255 ignore)."""
-        ...
-
-
-@dataclass
-class FileSource:
-    """Image files and label PNGs listed in pairs (PASCAL, COCO PNG layout, user folders)."""
-
-    pairs: list[tuple[Path, Path]]
-    name: str = "files"
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def item_name(self, index: int) -> str:
-        return self.pairs[index][0].name
-
-    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        img_path, lab_path = self.pairs[index]
-        rgb, label = read_rgb(img_path), read_label(lab_path)
-        if rgb.shape[:2] != label.shape:
-            raise ValueError(f"{img_path} is {rgb.shape[1]}x{rgb.shape[0]} but {lab_path} is "
-                             f"{label.shape[1]}x{label.shape[0]}")  # fmt: skip
-        return rgb, label
-
-    def signature(self) -> str:
-        h = hashlib.sha256()
-        for a, b in self.pairs:
-            h.update(f"{a}|{b}\n".encode())
-        return h.hexdigest()[:16]
-
-
-class CocoJsonSource:
-    """COCO images with labels rasterised from an instances JSON (pycocotools).
-
-    Category ids are mapped to contiguous ids 1..N in sorted order. Instances are painted largest
-    first so that small objects stay visible; crowd regions become 255 (ignore).
-    """
-
-    def __init__(self, image_dir: Path, annotation_file: Path) -> None:
-        from pycocotools.coco import COCO
-
-        self.image_dir = Path(image_dir)
-        self.coco = COCO(str(annotation_file))
-        cats = sorted(self.coco.getCatIds())
-        self.contiguous = {c: i + 1 for i, c in enumerate(cats)}
-        self.class_names = {i + 1: self.coco.loadCats([c])[0]["name"] for i, c in enumerate(cats)}
-        self.ids = sorted(self.coco.getImgIds())
-        self.name = f"coco-json:{Path(annotation_file).name}"
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def item_name(self, index: int) -> str:
-        return str(self.coco.loadImgs([self.ids[index]])[0]["file_name"])
-
-    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        info = self.coco.loadImgs([self.ids[index]])[0]
-        rgb = read_rgb(self.image_dir / info["file_name"])
-        label = np.zeros((int(info["height"]), int(info["width"])), np.uint8)
-        anns = self.coco.loadAnns(self.coco.getAnnIds(imgIds=[info["id"]], iscrowd=None))
-        for ann in sorted(anns, key=lambda a: -float(a.get("area", 0.0))):
-            m = self.coco.annToMask(ann).astype(bool)
-            label[m] = IGNORE_LABEL if ann.get("iscrowd", 0) else self.contiguous[ann["category_id"]]
-        if rgb.shape[:2] != label.shape:
-            raise ValueError(f"{info['file_name']}: image size differs from the annotation's")
-        return rgb, label
-
-    def signature(self) -> str:
-        return hashlib.sha256(",".join(map(str, self.ids)).encode()).hexdigest()[:16]
-
-
-class SyntheticSource:
-    """Scenes of a :class:`~symnet_core.training.synthetic.generator.SyntheticFewShot` split as numbered items.
-
-    Item i's main class is ``main_classes[i % len(main_classes)]`` (balanced); its other objects
-    come from ``pool``. Scenes are generated on demand, so ``n_items`` can be large.
-    """
-
-    def __init__(
-        self, gen: SyntheticFewShot, split: str, n_items: int, main_classes: Sequence[int], pool: Sequence[int]
-    ) -> None:
-        if n_items < 1 or not main_classes:
-            raise ValueError("a synthetic split needs items and main classes")
-        self.gen = gen
-        self.split = split
-        self.n_items = int(n_items)
-        self.main_classes = tuple(int(c) for c in main_classes)
-        self.pool = tuple(sorted({*map(int, pool), *self.main_classes}))
-        self.name = f"synthetic-{split}"
-
-    def __len__(self) -> int:
-        return self.n_items
-
-    def main_class(self, index: int) -> int:
-        return self.main_classes[index % len(self.main_classes)]
-
-    def item_name(self, index: int) -> str:
-        return f"{self.split}_{index:06d}"
-
-    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        if not 0 <= index < self.n_items:
-            raise IndexError(index)
-        return self.gen.scene(index, self.pool, main=self.main_class(index), stream=self.split)
-
-
-# ----------------------------------------------------------------------------------------------
-# Class index and splits
-# ----------------------------------------------------------------------------------------------
-
-
-def scan_class_pixels(
-    source: SegmentationSource, cache: Path | None = None, progress: Callable[[int, int], None] | None = None
-) -> list[dict[int, int]]:
-    """Pixel count of every class (0 and 255 excluded) in every item; cached as JSON when ``cache``."""
-    if cache is not None and cache.is_file():
-        data = json.loads(cache.read_text(encoding="utf-8"))
-        if data.get("n") == len(source):
-            return [{int(k): int(v) for k, v in d.items()} for d in data["counts"]]
-    counts: list[dict[int, int]] = []
-    for i in range(len(source)):
-        _, label = source.load(i)
-        hist = np.bincount(label.ravel().astype(np.int64), minlength=256)
-        counts.append({int(c): int(hist[c]) for c in np.nonzero(hist)[0] if c not in (0, IGNORE_LABEL)})
-        if progress is not None and (i + 1) % 200 == 0:
-            progress(i + 1, len(source))
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(cache, json.dumps({"n": len(source), "counts": counts}).encode("utf-8"))
-    return counts
-
-
-@dataclass
-class EpisodeSplit:
-    """The episode lists of one split.
-
-    Attributes:
-        source: images and labels.
-        data_list: query candidates in list order: (item, classes the episode may use).
-        by_class: class → items that contain it (support candidates).
-        classes: the classes episodes of this split are about.
-        name: for messages.
-    """
-
-    source: Any
-    data_list: list[tuple[int, tuple[int, ...]]]
-    by_class: dict[int, Sequence[int]]
-    classes: tuple[int, ...]
-    name: str = "split"
-
-    def __len__(self) -> int:
-        return len(self.data_list)
-
-
-def build_split(
-    source: SegmentationSource,
-    counts: Sequence[Mapping[int, int]],
-    episode_classes: Sequence[int],
-    *,
-    min_pixels: int,
-    exclude_classes: Sequence[int] = (),
-    shots: int = 1,
-    items: Sequence[int] | None = None,
-    name: str = "split",
-    allow_empty: bool = False,
-) -> EpisodeSplit:
-    """Build an :class:`EpisodeSplit` from per-item class pixel counts.
-
-    Args:
-        counts: :func:`scan_class_pixels` output. episode_classes: classes episodes may use.
-        min_pixels: a class counts in an item only with this many pixels.
-        exclude_classes: items with *any* pixel of these are left out (training: the novel classes).
-        shots: classes with fewer than ``shots + 1`` items are dropped (with a warning).
-        items: restrict to these item numbers (default all).
-        allow_empty: return an empty split instead of raising when nothing qualifies.
-    """
-    wanted = set(int(c) for c in episode_classes)
-    excluded = set(int(c) for c in exclude_classes)
-    by_class: dict[int, list[int]] = {c: [] for c in sorted(wanted)}
-    data_list: list[tuple[int, tuple[int, ...]]] = []
-    for i in items if items is not None else range(len(counts)):
-        cnt = counts[i]
-        if excluded.intersection(cnt):
-            continue
-        valid = tuple(sorted(c for c, n in cnt.items() if c in wanted and n >= min_pixels))
-        if not valid:
-            continue
-        data_list.append((i, valid))
-        for c in valid:
-            by_class[c].append(i)
-    too_few = [c for c, lst in by_class.items() if len(lst) < shots + 1]
-    if too_few:
-        if any(by_class[c] for c in too_few):
-            log.warning("%s: classes %s have fewer than %d images and are not used", name, too_few, shots + 1)
-        keep = set(by_class) - set(too_few)
-        data_list = [(i, tuple(c for c in cl if c in keep)) for i, cl in data_list]
-        data_list = [(i, cl) for i, cl in data_list if cl]
-        by_class = {c: lst for c, lst in by_class.items() if c in keep}
-    if not data_list and not allow_empty:
-        raise ValueError(f"{name}: no usable episodes (no item has a class with >= {min_pixels} pixels)")
-    return EpisodeSplit(source, data_list, by_class, tuple(sorted(by_class)), name)
-
-
-def _synthetic_split(source: SyntheticSource, name: str) -> EpisodeSplit:
-    n, k = len(source), len(source.main_classes)
-    data_list = [(i, (source.main_class(i),)) for i in range(n)]
-    by_class: dict[int, Sequence[int]] = {c: range(j, n, k) for j, c in enumerate(source.main_classes)}
-    return EpisodeSplit(source, data_list, by_class, tuple(sorted(source.main_classes)), name)
-
-
-# ----------------------------------------------------------------------------------------------
-# Episodes
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class RawEpisode:
-    """One episode before augmentation.
-
-    Attributes:
-        class_id: dataset id of the episode's class.
-        query_image: HxWx3 uint8. query_label: HxW uint8, 1 class / 0 other / 255 ignore.
-        query_base: HxW uint8 base-learner label (base class i → i+1, others 0, 255 ignore).
-        support_images / support_labels: K items, same conventions as the query.
-        names: item names, query first.
-    """
-
-    class_id: int
-    query_image: np.ndarray
-    query_label: np.ndarray
-    query_base: np.ndarray
-    support_images: list[np.ndarray]
-    support_labels: list[np.ndarray]
-    names: list[str] = field(default_factory=list)
-
-
-def sample_episode(
-    split: EpisodeSplit, position: int, rng: np.random.Generator, shots: int, lut: np.ndarray
-) -> RawEpisode:
-    """Episode for query ``data_list[position % len]``: random valid class, K random distinct supports.
-
-    Supports are other items containing the class; when fewer than K exist, items repeat.
-    """
-    item, classes = split.data_list[position % len(split.data_list)]
-    cls = int(classes[int(rng.integers(len(classes)))])
-    cands = split.by_class[cls]
-    others = len(cands) - (1 if item in cands else 0)
-    chosen: list[int] = []
-    while len(chosen) < shots:
-        j = int(cands[int(rng.integers(len(cands)))])
-        if j == item and others > 0:
-            continue
-        if j in chosen and others >= shots:
-            continue
-        chosen.append(j)
-    q_img, q_lab = split.source.load(item)
-    sup = [split.source.load(j) for j in chosen]
-    return RawEpisode(
-        class_id=cls,
-        query_image=q_img,
-        query_label=binarise(q_lab, cls),
-        query_base=lut[q_lab],
-        support_images=[s[0] for s in sup],
-        support_labels=[binarise(s[1], cls) for s in sup],
-        names=[split.source.item_name(item), *(split.source.item_name(j) for j in chosen)],
-    )
-
-
-# ----------------------------------------------------------------------------------------------
-# Datasets
-# ----------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -634,14 +276,14 @@ def _synthetic(cfg: DataConfig, shots: int) -> FewShotData:
                            max_distractors=sc.max_distractors, clutter=sc.clutter,
                            min_train_difference=sc.min_train_difference)  # fmt: skip
     all_classes = tuple(range(1, gen.n_classes + 1))
-    train = _synthetic_split(SyntheticSource(gen, "train", sc.train_items, gen.train_classes, gen.train_classes),
+    train = synthetic_split(SyntheticSource(gen, "train", sc.train_items, gen.train_classes, gen.train_classes),
                              "synthetic train")  # fmt: skip
-    val = _synthetic_split(SyntheticSource(gen, "val", sc.val_items, gen.novel_classes, all_classes), "synthetic val")
-    test = _synthetic_split(SyntheticSource(gen, "test", sc.test_items, gen.novel_classes, all_classes),
+    val = synthetic_split(SyntheticSource(gen, "val", sc.val_items, gen.novel_classes, all_classes), "synthetic val")
+    test = synthetic_split(SyntheticSource(gen, "test", sc.test_items, gen.novel_classes, all_classes),
                             "synthetic test")  # fmt: skip
-    base_val = _synthetic_split(SyntheticSource(gen, "val", sc.val_items, gen.train_classes, gen.train_classes),
+    base_val = synthetic_split(SyntheticSource(gen, "val", sc.val_items, gen.train_classes, gen.train_classes),
                                 "synthetic base val")  # fmt: skip
-    from symnet_core.training.synthetic.generator import ATTRIBUTES
+    from symnet_core.training.synthetic.classes import ATTRIBUTES
 
     tables = gen.attribute_tables(gen.train_classes)
     attrs = {name: (tables[name], n + 1) for name, n in ATTRIBUTES.items()}
@@ -655,8 +297,3 @@ def build_data(cfg: DataConfig, shots: int = 1) -> FewShotData:
     if cfg.kind not in builders:
         raise ValueError(f"unknown data kind {cfg.kind!r}")
     return builders[cfg.kind](cfg, shots)
-
-
-def resize_nearest(label: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a label map to (h, w)."""
-    return cv2.resize(label, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)

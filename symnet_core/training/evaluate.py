@@ -1,4 +1,4 @@
-"""Episodic evaluation (spec §2.3): ``python -m symnet_core.training.evaluate`` (``symnet-eval``).
+"""Episodic evaluation (the BAM / PFENet protocol): ``python -m symnet_core.training.evaluate`` (``symnet-eval``).
 
 Protocol: one run per seed; a run draws ``episodes`` episodes, query items taken in list order
 (wrapping around), the class and the K supports drawn from ``numpy.random.default_rng(seed)``.
@@ -38,7 +38,8 @@ from symnet_core.inference.transforms import IGNORE_LABEL
 from symnet_core.model.symnet import SymNet
 from symnet_core.project.atomic import atomic_write_bytes
 from symnet_core.training.augment import letterbox_sample
-from symnet_core.training.datasets import EpisodeSplit, FewShotData, RawEpisode, sample_episode
+from symnet_core.training.datasets import FewShotData
+from symnet_core.training.episodes import EpisodeSplit, RawEpisode, sample_episode
 from symnet_core.training.text import ClassTextTable
 
 log = logging.getLogger(__name__)

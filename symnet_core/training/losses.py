@@ -1,4 +1,4 @@
-"""Sym-Net training losses (spec §1.15).
+"""Sym-Net training losses.
 
 total = main + w·(aux1 + aux2 + aux3 + triplet), w = ``aux_weight`` (1.0):
 

@@ -2,10 +2,10 @@
 
 Three sources (``text.kind`` in the config):
 
-* ``hashed`` — :class:`symnet_core.training.synthetic.generator.HashTextEmbedder`: a fixed pseudo-random unit vector
+* ``hashed`` — :class:`symnet_core.inference.text.hashed.HashTextEmbedder`: a fixed pseudo-random unit vector
   per class name (SHAKE-256 of salt, width and name; documented there). Used for synthetic data.
-* ``word2vec`` — the authors' tables through :class:`symnet_core.inference.text_embeddings.Word2VecTable`.
-* ``clip`` — :class:`symnet_core.inference.text_embeddings.ClipTextEncoder` (open_clip, imported lazily).
+* ``word2vec`` — the authors' tables through :class:`symnet_core.inference.text.Word2VecTable`.
+* ``clip`` — :class:`symnet_core.inference.text.ClipTextEncoder` (open_clip, imported lazily).
 
 :func:`text_encoder_metadata` gives the plain dict stored in checkpoints
 (``text_encoder``), and :func:`embedder_from_metadata` rebuilds an embedder from it.
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from symnet_core.inference.text.hashed import HashTextEmbedder
 from symnet_core.training.config import TextConfig
-from symnet_core.training.synthetic.generator import HashTextEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,13 @@ def build_embedder(cfg: TextConfig) -> Any:
     if cfg.kind == "hashed":
         return HashTextEmbedder(cfg.dim, cfg.salt)
     if cfg.kind == "word2vec":
-        from symnet_core.inference.text_embeddings import Word2VecTable
+        from symnet_core.inference.text import Word2VecTable
 
         if not cfg.path:
             raise ValueError("text.kind=word2vec needs text.path (word2vec_pascal.pkl or word2vec_coco.pkl)")
         return Word2VecTable.from_pickle(cfg.path, dataset=(cfg.dataset or "pascal"))  # type: ignore[arg-type]
     if cfg.kind == "clip":
-        from symnet_core.inference.text_embeddings import ClipTextEncoder
+        from symnet_core.inference.text import ClipTextEncoder
 
         return ClipTextEncoder(cfg.model, cfg.pretrained, allow_download=cfg.allow_download)
     raise ValueError(f"unknown text kind {cfg.kind!r}")
@@ -61,11 +61,11 @@ def embedder_from_metadata(meta: Mapping[str, Any], **kwargs: Any) -> Any:
     if kind == "hashed":
         return HashTextEmbedder(int(meta["dim"]), str(meta.get("salt", "symnet-synthetic")))
     if kind == "clip":
-        from symnet_core.inference.text_embeddings import ClipTextEncoder
+        from symnet_core.inference.text import ClipTextEncoder
 
         return ClipTextEncoder(str(meta.get("model", "RN50")), meta.get("pretrained", "openai"), **kwargs)
     if kind == "word2vec":
-        from symnet_core.inference.text_embeddings import Word2VecTable
+        from symnet_core.inference.text import Word2VecTable
 
         if "path" not in kwargs:
             raise ValueError("a word2vec checkpoint needs the table file: embedder_from_metadata(meta, path=...)")

@@ -6,9 +6,10 @@ Two stages (``stage`` in the config):
   segmenter of the base classes (BAM's stage 1; for the demo from scratch), with a temporary
   PSPNet auxiliary classifier on layer 3. BN layers train normally. Writes a full Sym-Net
   checkpoint (head randomly initialised) whose backbone + ``learner_base`` the meta stage loads.
-* ``meta`` — episodic training of the Sym-Net head (spec §2.2): backbone and base learner frozen
-  and in eval mode (BN statistics fixed, dropout off), loss of spec §1.15, the base map of the
-  ensemble excluding the episode's own class (``cls_type='Base'``).
+* ``meta`` — episodic training of the Sym-Net head (the BAM / PFENet episodic protocol): backbone
+  and base learner frozen and in eval mode (BN statistics fixed, dropout off), loss
+  :func:`~symnet_core.training.losses.symnet_loss`, the base map of the ensemble excluding the
+  episode's own class (``cls_type='Base'``).
 
 Both: SGD (momentum 0.9, weight decay 1e-4; ``optim.lr`` is the effective rate, see
 :mod:`symnet_core.training.config`) with poly decay per iteration, optional warm-up; batch of
@@ -31,7 +32,7 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,26 +46,34 @@ from torch import nn
 from symnet_core.device import resolve_device
 from symnet_core.inference.transforms import SHRINK_ONLY
 from symnet_core.model.backbone import extract_features
-from symnet_core.model.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
+from symnet_core.model.checkpoints import save_checkpoint
 from symnet_core.model.config import SymNetConfig
 from symnet_core.model.symnet import SymNet
 from symnet_core.project.atomic import atomic_write_bytes, atomic_write_stream
 from symnet_core.training.augment import TrainAugment, binary_foreground, semantic_foreground
+from symnet_core.training.batches import BaseBatches, EpisodeBatches, iterate_batches, to_tensors
 from symnet_core.training.config import TrainConfig, config_to_dict, load_config
-from symnet_core.training.datasets import EpisodeSplit, build_data, sample_episode
+from symnet_core.training.datasets import build_data
 from symnet_core.training.evaluate import evaluate_base, evaluate_episodes
 from symnet_core.training.losses import segmentation_ce, symnet_loss
+from symnet_core.training.setup import (
+    AttributeHeads,
+    base_aux_head,
+    build_optimizer,
+    load_frozen_parts,
+    lr_at,
+    total_iterations,
+)
 from symnet_core.training.text import ClassTextTable, build_embedder, text_encoder_metadata
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainResult", "lr_at", "main", "run_training"]
+__all__ = ["TrainResult", "main", "run_training"]
 
 VAL_SEED = 321
 STATE_FILE = "last_state.pth"
 CSV_FIELDS = ("iteration", "epoch", "lr", "total", "main", "aux1", "aux2", "aux3", "triplet", "base_aux", "attributes",
               "val_miou", "val_fbiou", "val_miou_meta", "val_miou_prior", "seconds")  # fmt: skip
-_FROZEN_PREFIXES = ("layer0.", "layer1.", "layer2.", "layer3.", "layer4.", "learner_base.")
 
 
 @dataclass
@@ -78,181 +87,6 @@ class TrainResult:
     seconds: float
     last_losses: dict[str, float]
 
-
-# ----------------------------------------------------------------------------------------------
-# Data
-# ----------------------------------------------------------------------------------------------
-
-
-class EpisodeBatches(torch.utils.data.Dataset):
-    """Map-style dataset: item ``it`` is the training batch of iteration ``it`` (meta stage).
-
-    Returns numpy arrays: query [B,3,S,S] float32, y [B,S,S] uint8, y_base [B,S,S] uint8,
-    supports [B,K,3,S,S], support labels [B,K,S,S], class ids [B], base indices [B].
-    """
-
-    def __init__(self, split: EpisodeSplit, lut: np.ndarray, shots: int, batch: int, augment: TrainAugment,
-                 seed: int, length: int) -> None:  # fmt: skip
-        self.split, self.lut, self.shots, self.batch = split, lut, shots, batch
-        self.augment, self.seed, self.length = augment, seed, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, it: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng([self.seed, 1, it])
-        q, y, yb, s, sl, cls = [], [], [], [], [], []
-        for _ in range(self.batch):
-            ep = sample_episode(self.split, int(rng.integers(len(self.split))), rng, self.shots, self.lut)
-            img, (lab, base) = self.augment(ep.query_image, [ep.query_label, ep.query_base], rng)
-            q.append(img)
-            y.append(lab)
-            yb.append(base)
-            imgs, labs = [], []
-            for si, sm in zip(ep.support_images, ep.support_labels, strict=True):
-                a, (b,) = self.augment(si, [sm], rng)
-                imgs.append(a)
-                labs.append(b)
-            s.append(np.stack(imgs))
-            sl.append(np.stack(labs))
-            cls.append(ep.class_id)
-        return {
-            "query": np.stack(q), "y": np.stack(y), "y_base": np.stack(yb), "supports": np.stack(s),
-            "support_labels": np.stack(sl), "class_ids": np.asarray(cls, np.int64),
-            "base_index": self.lut[np.asarray(cls)].astype(np.int64),
-        }  # fmt: skip
-
-
-class BaseBatches(torch.utils.data.Dataset):
-    """Item ``it`` = base-stage batch: images [B,3,C,C] and base labels [B,C,C] (C = crop size)."""
-
-    def __init__(self, split: EpisodeSplit, lut: np.ndarray, batch: int, augment: TrainAugment, seed: int,
-                 length: int, raw_labels: bool = False) -> None:  # fmt: skip
-        self.split, self.lut, self.batch = split, lut, batch
-        self.augment, self.seed, self.length = augment, seed, length
-        self.raw_labels = raw_labels
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, it: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng([self.seed, 2, it])
-        xs, ys, raws = [], [], []
-        for _ in range(self.batch):
-            item = self.split.data_list[int(rng.integers(len(self.split)))][0]
-            img, lab = self.split.source.load(item)
-            labels = [self.lut[lab], lab] if self.raw_labels else [self.lut[lab]]
-            x, out = self.augment(img, labels, rng)
-            xs.append(x)
-            ys.append(out[0])
-            if self.raw_labels:
-                raws.append(out[1])
-        batch = {"image": np.stack(xs), "label": np.stack(ys)}
-        if self.raw_labels:
-            batch["raw"] = np.stack(raws)
-        return batch
-
-
-def _as_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
-
-
-def _iterate(
-    ds: torch.utils.data.Dataset, start: int, stop: int, workers: int, pin_memory: bool = False
-) -> Iterator[dict[str, Any]]:
-    """The batches of iterations ``start … stop-1`` in order. With workers, batches become tensors
-    in the workers and, with ``pin_memory`` (CUDA), land in pinned memory for asynchronous copies."""
-    if workers <= 0:
-        for it in range(start, stop):
-            yield ds[it]
-        return
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.Subset(ds, range(start, stop)), batch_size=None, shuffle=False, num_workers=workers,
-        collate_fn=_as_tensors, persistent_workers=False, prefetch_factor=2, pin_memory=pin_memory,
-    )  # fmt: skip
-    yield from loader
-
-
-def _tensors(batch: dict[str, np.ndarray | torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    out = {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
-    return {k: v.to(device, non_blocking=True) for k, v in out.items()}
-
-
-# ----------------------------------------------------------------------------------------------
-# Schedule, model set-up
-# ----------------------------------------------------------------------------------------------
-
-
-def lr_at(it: int, total: int, lr: float, power: float = 0.9, warmup: int = 0) -> float:
-    """Learning rate of iteration ``it`` (0-based): linear warm-up, then ``lr·(1 − it/total)^power``."""
-    if warmup > 0 and it < warmup:
-        return lr * (it + 1) / warmup
-    return lr * max(0.0, 1.0 - it / max(total, 1)) ** power
-
-
-def total_iterations(cfg: TrainConfig, train_items: int) -> tuple[int, int]:
-    """(total iterations, iterations per epoch)."""
-    o = cfg.optim
-    per_epoch = o.iterations_per_epoch or max(1, math.ceil(train_items / o.batch_size))
-    total = o.iterations if o.iterations is not None else int(o.epochs or 0) * per_epoch
-    if total < 1:
-        raise ValueError("the run has no iterations (optim.iterations / optim.epochs)")
-    return total, per_epoch
-
-
-def load_frozen_parts(model: SymNet, path: str | Path) -> dict[str, Any]:
-    """Load backbone (layer0–4) and ``learner_base`` weights from a checkpoint into ``model``.
-
-    Raises :class:`CheckpointError` when a key is missing or its shape differs. Returns the
-    checkpoint's metadata (our format) or ``{}``.
-    """
-    info, state = read_checkpoint(path, "cpu")
-    own = model.state_dict()
-    wanted = {k: v for k, v in own.items() if k.startswith(_FROZEN_PREFIXES)}
-    missing = [k for k in wanted if k not in state]
-    wrong = [f"{k} {tuple(state[k].shape)}≠{tuple(v.shape)}" for k, v in wanted.items()
-             if k in state and tuple(state[k].shape) != tuple(v.shape)]  # fmt: skip
-    if missing or wrong:
-        raise CheckpointError(
-            f"{path}: backbone/base learner do not fit this model (missing {missing[:5]}, shapes {wrong[:5]})"
-        )
-    model.load_state_dict({k: state[k] for k in wanted}, strict=False)
-    return {**dict(info.metadata), "base_classes": list(info.base_classes)}
-
-
-def _base_aux_head(in_ch: int, classes: int) -> nn.Sequential:
-    hidden = max(in_ch // 4, 8)
-    return nn.Sequential(
-        nn.Conv2d(in_ch, hidden, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
-        nn.Dropout2d(p=0.1), nn.Conv2d(hidden, classes, kernel_size=1),
-    )  # fmt: skip
-
-
-class _AttributeHeads(nn.Module):
-    """Temporary 1×1 classifiers of per-pixel attributes on layer 3 and layer 4 (base stage only)."""
-
-    def __init__(self, c3: int, c4: int, tables: dict[str, tuple[np.ndarray, int]]) -> None:
-        super().__init__()
-        self.names = sorted(tables)
-        self.l3 = nn.ModuleList(nn.Conv2d(c3, tables[n][1], kernel_size=1) for n in self.names)
-        self.l4 = nn.ModuleList(nn.Conv2d(c4, tables[n][1], kernel_size=1) for n in self.names)
-        for n in self.names:
-            self.register_buffer(f"lut_{n}", torch.from_numpy(tables[n][0].astype(np.int64)), persistent=False)
-
-    def loss(self, l3: torch.Tensor, l4: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-        terms = []
-        for i, n in enumerate(self.names):
-            target = getattr(self, f"lut_{n}")[raw.long().clamp(0, 255)]
-            terms.append(segmentation_ce(self.l3[i](l3), target))
-            terms.append(segmentation_ce(self.l4[i](l4), target))
-        return torch.stack(terms).mean()
-
-
-def _optimizer(cfg: TrainConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    o = cfg.optim
-    if o.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
-    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
 
 
 def _git_commit() -> str | None:
@@ -355,14 +189,14 @@ def _run(
         log.warning("meta stage without init_checkpoint: the frozen backbone and base learner are RANDOM")
 
     aux_head: nn.Module | None = None
-    attr_heads: _AttributeHeads | None = None
+    attr_heads: AttributeHeads | None = None
     if cfg.stage == "base":
-        aux_head = _base_aux_head(model_cfg.stage_channels[3], model_cfg.num_base_outputs)
+        aux_head = base_aux_head(model_cfg.stage_channels[3], model_cfg.num_base_outputs)
         extra: list[nn.Module] = [aux_head]
         if cfg.loss.attribute_weight > 0:
             if not data.attributes:
                 raise ValueError("loss.attribute_weight > 0 needs a dataset with attribute tables (synthetic)")
-            attr_heads = _AttributeHeads(model_cfg.stage_channels[3], model_cfg.stage_channels[4], data.attributes)
+            attr_heads = AttributeHeads(model_cfg.stage_channels[3], model_cfg.stage_channels[4], data.attributes)
             attr_heads.to(device)
             extra.append(attr_heads)
         params = [p for m in (*model.frozen_modules(), *extra) for p in m.parameters()]
@@ -374,7 +208,7 @@ def _run(
     else:
         params = model.prepare_head_training()
     model.to(device)
-    optimizer = _optimizer(cfg, params)
+    optimizer = build_optimizer(cfg, params)
     use_amp = bool(cfg.amp and device.type == "cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
@@ -484,13 +318,13 @@ def _run(
     calibrate_at = cfg.optim.warmup_iters if cfg.optim.warmup_iters >= 10 else 20
     t_calib_from: float | None = None
     it = start_it
-    batches = _iterate(ds, start_it, stop, cfg.num_workers, pin_memory=device.type == "cuda")
+    batches = iterate_batches(ds, start_it, stop, cfg.num_workers, pin_memory=device.type == "cuda")
     for it, batch_np in enumerate(batches, start=start_it):
         lr = lr_at(it, total, cfg.optim.lr, cfg.optim.power, cfg.optim.warmup_iters)
         for g in optimizer.param_groups:
             g["lr"] = lr
         torch.manual_seed(cfg.seed * 1_000_003 + it)
-        batch = _tensors(batch_np, device)
+        batch = to_tensors(batch_np, device)
         autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext()
         with autocast:
             if cfg.stage == "meta":
@@ -600,7 +434,7 @@ def _meta_step(model: SymNet, b: dict[str, torch.Tensor], text: ClassTextTable, 
 
 
 def _base_step(
-    model: SymNet, aux_head: nn.Module, attr_heads: _AttributeHeads | None, b: dict[str, torch.Tensor],
+    model: SymNet, aux_head: nn.Module, attr_heads: AttributeHeads | None, b: dict[str, torch.Tensor],
     cfg: TrainConfig,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     x, y = b["image"], b["label"].long()

@@ -9,7 +9,7 @@ Entries:
   git objects).
 * ``clip-rn50-openai`` / ``clip-vit-b-32-openai``: open_clip's text weights for ``symnet-train``
   models, fetched with huggingface_hub into the hub cache (where
-  :class:`~symnet_core.inference.text_embeddings.ClipTextEncoder` looks) and registered in place.
+  :class:`~symnet_core.inference.text.ClipTextEncoder` looks) and registered in place.
 * ``authors-checkpoints``: the authors' Google Drive folder of trained checkpoints. Its contents are
   not published anywhere else, so the entry is a *folder*: ``models get authors-checkpoints`` lists
   it (through gdown) and ``--file`` picks one; its hash is unknown in advance and recorded at first

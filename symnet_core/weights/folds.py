@@ -4,12 +4,12 @@ The authors (github.com/Sunbaoquan/Sym-Net ``util/dataset.py``) hold out classes
 PASCAL for fold f, and on COCO (``use_split_coco: True``, the FWB split) every fourth class starting
 at f+1. The base learner of a fold-f checkpoint knows the other 15 / 60 classes: for those the
 meta learner alone ("meta-only") is the fair comparison with the paper and usually what a user wants
-to avoid the base learner suppressing them (spec §7).
+to avoid the base learner suppressing them (its ensemble pushes base classes to background).
 """
 
 from __future__ import annotations
 
-from symnet_core.inference.text_embeddings import COCO_CLASSES, PASCAL_CLASSES, normalize_class_name
+from symnet_core.inference.text import COCO_CLASSES, PASCAL_CLASSES, normalize_class_name
 
 __all__ = ["base_class_names", "is_base_class"]
 

@@ -95,7 +95,7 @@ def hf_cached_path(source: str) -> Path:
         from huggingface_hub.errors import LocalEntryNotFoundError
     except ImportError as exc:  # pragma: no cover - huggingface_hub comes with open_clip_torch
         raise DownloadError(f"{source}: huggingface_hub is not installed ({exc})") from exc
-    from symnet_core.inference.text_embeddings import _hf_offline_requested, default_hub_cache_dir
+    from symnet_core.inference.text.clip import _hf_offline_requested, default_hub_cache_dir
 
     repo_id, filename, revision = parse_hf(source)
     try:  # the environment is read now (huggingface_hub reads it once, at import)

@@ -28,7 +28,7 @@ class ValidationError(ValueError):
 def _inspect_word2vec(path: Path) -> dict[str, Any]:
     import pickle
 
-    from symnet_core.inference.text_embeddings import EmbeddingTableError, Word2VecTable, _NumpyOnlyUnpickler
+    from symnet_core.inference.text.word2vec import EmbeddingTableError, Word2VecTable, _NumpyOnlyUnpickler
 
     try:
         with open(path, "rb") as f:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QRect
 
 from symnet_core.project import ClassRecord, ImageRecord, ImageStatus, ProjectError
+from symnet_gui.document.mask_ops import fill_holes
 
 if TYPE_CHECKING:
     from symnet_gui.document.document import AnnotationDocument
@@ -199,20 +199,3 @@ class DocumentOpsMixin:
         self.records_changed.emit(())
         return True
 
-
-def fill_holes(mask: np.ndarray, class_id: int) -> np.ndarray:
-    """Copy of ``mask`` where background pixels enclosed by ``class_id`` become ``class_id``.
-
-    Enclosed = not 4-connected to the image border through pixels of other values. Pixels of
-    other classes inside the hole are kept.
-    """
-    outside = (mask != class_id).astype(np.uint8)
-    h, w = mask.shape
-    padded = np.ones((h + 2, w + 2), np.uint8)
-    padded[1:-1, 1:-1] = outside
-    flood = np.zeros((h + 4, w + 4), np.uint8)
-    cv2.floodFill(padded, flood, (0, 0), 2, flags=4)
-    enclosed = padded[1:-1, 1:-1] == 1
-    out = mask.copy()
-    out[enclosed & (mask == 0)] = class_id
-    return out

@@ -126,7 +126,7 @@ class CheckpointBackend:
             device=str(device),
             text_encoder=text_desc,
             warnings=tuple(warnings),
-            can_adapt=callable(getattr(Predictor, "adapt", None)),
+            can_adapt=callable(getattr(Predictor, "adaptation_inputs", None)),
             load_seconds=time.monotonic() - t0,
         )
         dev = str(device)
@@ -168,7 +168,7 @@ def _text_embedder(ckpt: Any, path: Path, device: str, dim: int) -> tuple[Any, s
     then runs with a zero text vector, i.e. on appearance only.
     """
     from symnet_core.inference.loading import build_text_embedder
-    from symnet_core.inference.text_embeddings import TextEncoderUnavailable
+    from symnet_core.inference.text import TextEncoderUnavailable
 
     te = dict(getattr(ckpt, "text_encoder", {}) or {})
     kind = str(te.get("kind", "")) or "none recorded"

@@ -1,6 +1,6 @@
 """Seeding a freshly generated demo project (Qt-free).
 
-``symnet_core.training.synthetic.generator.make_demo_folder`` writes the demo images plus, in ``.supports/``, the
+``symnet_core.training.synthetic.demo_folder.make_demo_folder`` writes the demo images plus, in ``.supports/``, the
 masks of the first few images (value 1 = the demo class) and ``.demo.json`` with the class name.
 :func:`seed_demo_project` turns those into project classes and supports, so a newcomer can press
 Propagate straight away. It only acts on a project that has no supports yet.

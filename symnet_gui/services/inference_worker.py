@@ -260,7 +260,7 @@ class InferenceWorker(QObject):
         self.adaptation_started.emit(req.job_id)
         self.adaptation_progress.emit(req.job_id, 0, config.steps)
         predictor = loaded.make_predictor(0.5 if req.threshold is None else req.threshold, req.use_base_learner)
-        if not all(callable(getattr(predictor, m, None)) for m in ("adapt", "reset_head", "head_state")):
+        if not all(callable(getattr(predictor, m, None)) for m in ("adaptation_inputs", "reset_head", "head_state")):
             raise ServiceFailure(ServiceError("adaptation", "This model cannot be adapted.",
                                               "Adaptation needs a Sym-Net checkpoint (Model ▸ Open checkpoint…)."))
 
@@ -383,7 +383,7 @@ class InferenceWorker(QObject):
         self.busy_changed.emit(True)
         try:
             try:
-                from symnet_core.training.synthetic.generator import (
+                from symnet_core.training.synthetic import (
                     demo_dataset,
                     demo_folder_is_current,
                     make_demo_folder,

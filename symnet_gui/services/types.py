@@ -58,7 +58,7 @@ class ModelInfo:
         device: the resolved device (``cpu``, ``cuda:0``...).
         text_encoder: how class names are embedded, in words.
         warnings: things the user should know (e.g. no text embedding available offline).
-        can_adapt: the predictor offers test-time adaptation (``Predictor.adapt``).
+        can_adapt: the predictor offers test-time adaptation (``symnet_core.adaptation.adapt_predictor``).
         load_seconds: how long loading took.
     """
 

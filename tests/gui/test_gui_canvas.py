@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, QRect, Qt
 
 from symnet_core.project import ImageStatus
 from symnet_gui.canvas.raster import fill_polygon, stamp_segment
-from symnet_gui.document.document import fill_holes
+from symnet_gui.document.mask_ops import fill_holes
 from tests.gui.conftest import to_view
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import threading
+import inspect
 import time
 
 import numpy as np
@@ -15,7 +15,7 @@ from symnet_gui.services.inference_service import InferenceService, ModelState
 from symnet_gui.services.inference_worker import support_fingerprint
 from symnet_gui.services.mailbox import Mailbox
 from symnet_gui.services.types import ModelInfo, ModelSpec, ServiceError
-from tests.gui.fakes import FakeConfig, FakePredictor
+from tests.gui.fakes import FakePredictor
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_shutdown_during_propagation_stops_thread(qtbot, fake_config, project):
     assert s.shutdown(timeout_s=10)
     assert time.monotonic() - t0 < 2.0 and not s.is_running
     assert s.propagate(project, "all") == -1
-    assert threading.active_count() >= 1
+    assert s._thread.isFinished(), "the worker QThread ran to its end (not merely never started)"
 
 
 def test_model_info_is_plain_data():
@@ -190,6 +190,13 @@ def test_model_info_is_plain_data():
 
 
 def test_fake_predictor_protocol_matches_real():
-    from symnet_core.workflows.propagation import PredictorLike
+    """The fake and the real predictor both take the calls propagation makes (signatures, not names)."""
+    from symnet_core.inference.predictor import Predictor
+    from symnet_core.workflows.contracts import PredictorLike
+    from tests.protocols import signature_mismatches
 
-    assert isinstance(FakePredictor(FakeConfig()), PredictorLike)
+    assert signature_mismatches(FakePredictor, PredictorLike) == []
+    assert signature_mismatches(Predictor, PredictorLike) == []
+    # and the fake takes the keyword the worker passes to the real one (``cancel``)
+    assert "cancel" in inspect.signature(FakePredictor.predict).parameters
+    assert "cancel" in inspect.signature(Predictor.predict).parameters

@@ -10,7 +10,10 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from symnet_gui.__main__ import HEADLESS_COMMANDS, parse_args
+from symnet_gui.__main__ import main as gui_main
 from tests.conftest import REPO_ROOT
 
 
@@ -126,4 +129,15 @@ def test_command_line():
     assert parse_args(["--demo"]).demo
     from symnet_core.cli.annotate import SUBCOMMANDS  # no torch, no Qt
 
-    assert HEADLESS_COMMANDS == SUBCOMMANDS == ("propagate", "adapt", "export", "validate", "import", "models")
+    assert set(HEADLESS_COMMANDS) == set(SUBCOMMANDS), "the app must hand every headless command to the CLI"
+
+
+@pytest.mark.parametrize("command", HEADLESS_COMMANDS)
+def test_headless_commands_reach_their_own_parser(command, capsys):
+    """``symnet-annotate <command> --help`` is answered by that subcommand's parser, not the app's."""
+    with pytest.raises(SystemExit) as exit_info:
+        gui_main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert f"symnet-annotate {command}" in out, out[:300]
+    assert "--demo" not in out, "the app's own parser answered"

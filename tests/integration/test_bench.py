@@ -11,8 +11,9 @@ from symnet_core.benchmarks import agreement as bench_agreement
 from symnet_core.benchmarks import cpu as bench_cpu
 from symnet_core.cli import bench
 from symnet_core.inference.predictor import Predictor
+from symnet_core.inference.text import HashTextEmbedder
 from symnet_core.model.checkpoints import save_checkpoint
-from symnet_core.training.synthetic.generator import HashTextEmbedder, SyntheticFewShot
+from symnet_core.training.synthetic import SyntheticFewShot
 
 try:
     from tests.model_helpers import tiny_model

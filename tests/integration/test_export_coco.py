@@ -1,4 +1,4 @@
-"""COCO export + validation, checked with real pycocotools round trips (landscape §3)."""
+"""COCO export + validation, checked with real pycocotools round trips."""
 
 from __future__ import annotations
 

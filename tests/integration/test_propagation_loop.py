@@ -72,7 +72,10 @@ class ColourPredictor:
         return FakePrediction(prob, mask, float(prob[mask].mean()) if mask.any() else 0.0)
 
 
-assert isinstance(ColourPredictor(), PredictorLike)
+def test_colour_predictor_has_the_predictor_interface():
+    from tests.protocols import signature_mismatches
+
+    assert signature_mismatches(ColourPredictor, PredictorLike) == []
 
 
 def _scene(

@@ -15,12 +15,14 @@ from symnet_core.model.prototypes import QueryPrototypes
 from symnet_core.model.symnet import SupportEncoding
 from symnet_core.training import evaluate as evaluate_mod
 from symnet_core.training.config import load_config
-from symnet_core.training.datasets import build_data, sample_episode
+from symnet_core.training.datasets import build_data
+from symnet_core.training.episodes import sample_episode
 from symnet_core.training.evaluate import IoUAccumulator, episode_tensors, evaluate_episodes
 from symnet_core.training.losses import query_triplet, support_triplet
-from symnet_core.training.synthetic.generator import dataset_from_metadata, demo_dataset
+from symnet_core.training.setup import lr_at
+from symnet_core.training.synthetic import dataset_from_metadata, demo_dataset
 from symnet_core.training.text import ClassTextTable, build_embedder
-from symnet_core.training.train import lr_at, run_training
+from symnet_core.training.train import run_training
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = demo_dir()
@@ -252,8 +254,8 @@ def test_eval_prints_identical_numbers_twice(trained, capsys, tmp_path):
 # ---------------------------------------------------------------------------------------- demo model
 
 
-@pytest.mark.skipif(not (DEMO / "demo_model.pth").is_file(), reason="no demo checkpoint committed yet")
 def test_demo_checkpoint_reaches_documented_miou():
+    assert (DEMO / "demo_model.pth").is_file(), f"the bundled demo model is missing: {DEMO / 'demo_model.pth'}"
     expected = json.loads((DEMO / "metrics.json").read_text())
     ckpt = DEMO / "demo_model.pth"
     assert ckpt.stat().st_size <= 20 * 1024 * 1024

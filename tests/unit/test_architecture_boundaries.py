@@ -2,6 +2,8 @@
 
 * ``symnet_core`` never imports Qt (PySide6, shiboken6, or another binding) or ``symnet_gui``.
 * ``symnet_gui`` outside ``symnet_gui/services/`` never imports torch, torchvision or open_clip.
+* The GUI's pure-array modules (mask rasterisation, hole filling) never import Qt, so they can be
+  tested and reused without a display.
 
 Every import counts: module level, inside functions, under ``if TYPE_CHECKING``, relative imports,
 and ``importlib.import_module("x")`` / ``__import__("x")`` with a literal name.
@@ -111,6 +113,15 @@ def test_gui_outside_services_never_imports_torch():
     assert not violations, "only symnet_gui/services/ may import torch/torchvision/open_clip:\n" + "\n".join(
         map(str, violations)
     )
+
+
+GUI_QT_FREE_MODULES = ("symnet_gui/canvas/raster.py", "symnet_gui/document/mask_ops.py")
+
+
+@pytest.mark.parametrize("rel", GUI_QT_FREE_MODULES)
+def test_gui_array_helpers_are_qt_free(rel):
+    violations = _scan([REPO_ROOT / rel], CORE_FORBIDDEN - {"symnet_gui"})
+    assert not violations, "\n".join(map(str, violations))
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,13 @@ from PIL import Image
 from symnet_core.training.augment import TrainAugment, letterbox_sample
 from symnet_core.training.config import AugmentConfig, CocoConfig, ConfigError, DataConfig, load_config
 from symnet_core.training.datasets import (
-    EpisodeSplit,
     FewShotData,
     build_data,
     coco_fold_classes,
     pascal_fold_classes,
     read_class_file,
-    sample_episode,
 )
+from symnet_core.training.episodes import EpisodeSplit, sample_episode
 
 SIDE = 64  # 4096 px per image: a class needs >= 2048 of them (2·32·32)
 

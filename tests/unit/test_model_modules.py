@@ -1,4 +1,4 @@
-"""Unit tests of every Sym-Net module against direct re-statements of spec §1."""
+"""Unit tests of every Sym-Net module against direct re-statements of the paper's equations."""
 
 from __future__ import annotations
 

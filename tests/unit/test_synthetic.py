@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from symnet_core.training.synthetic.generator import (
+from symnet_core.inference.text import HashTextEmbedder
+from symnet_core.training.synthetic import (
     ATTRIBUTES,
     SHAPES,
     TEXTURES,
-    HashTextEmbedder,
     SyntheticFewShot,
     dataset_from_metadata,
     demo_dataset,

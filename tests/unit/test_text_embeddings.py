@@ -1,4 +1,4 @@
-"""symnet_core.inference.text_embeddings: word2vec tables (fake pickles) and the CLIP text encoder (random
+"""symnet_core.inference.text: word2vec tables (fake pickles) and the CLIP text encoder (random
 weights, offline)."""
 
 from __future__ import annotations
@@ -10,16 +10,18 @@ import time
 import numpy as np
 import pytest
 
-from symnet_core.inference import text_embeddings as te
-from symnet_core.inference.text_embeddings import (
+from symnet_core.inference.text import (
     COCO_CLASSES,
     PASCAL_CLASSES,
     ClipTextEncoder,
     EmbeddingTableError,
+    HashTextEmbedder,
     TextEmbedder,
     TextEncoderUnavailable,
     Word2VecTable,
 )
+from symnet_core.inference.text import clip as te
+from tests.protocols import signature_mismatches
 
 # --------------------------------------------------------------------------------------------
 # word2vec tables
@@ -188,10 +190,25 @@ def test_non_finite_table_is_rejected(tmp_path, pascal_rows):
         Word2VecTable.from_pickle(_write_pickle(tmp_path / "nan.pkl", pascal_rows))
 
 
-def test_word2vec_table_is_a_text_embedder(pascal_table):
-    assert isinstance(pascal_table, TextEmbedder)
+@pytest.mark.parametrize("cls", [Word2VecTable, ClipTextEncoder, HashTextEmbedder])
+def test_embedders_implement_the_text_embedder_protocol(cls):
+    assert signature_mismatches(cls, TextEmbedder) == []
+
+
+def test_protocol_check_rejects_a_wrong_signature():
+    class NameOnly:
+        dim = 3
+
+        def embed(self, name, language):  # an extra required parameter: callers would break
+            return np.zeros(3, np.float32), None
+
+    assert signature_mismatches(NameOnly, TextEmbedder) != []
+
+
+def test_word2vec_table_is_a_text_embedder(pascal_table, pascal_rows):
     vec, warning = pascal_table.embed("dog")
-    assert vec.shape == (pascal_table.dim,)
+    assert vec.dtype == np.float32 and vec.shape == (pascal_table.dim,) == (300,)
+    assert np.array_equal(vec, pascal_rows[PASCAL_CLASSES.index("dog")])
     assert warning is None
 
 
@@ -208,7 +225,6 @@ def random_rn50():
 
 
 def test_random_rn50_encodes_names(random_rn50):
-    assert isinstance(random_rn50, TextEmbedder)
     assert random_rn50.dim == 1024
     vec, warning = random_rn50.embed("Potted_Plant")
     assert warning is None

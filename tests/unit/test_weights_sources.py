@@ -144,7 +144,7 @@ def test_clip_entry_fills_the_hub_cache_where_the_text_encoder_finds_it(tmp_path
     import json
     import struct
 
-    from symnet_core.inference.text_embeddings import ClipTextEncoder
+    from symnet_core.inference.text import ClipTextEncoder
 
     header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
     weights = struct.pack("<Q", len(header)) + header + b"\0\0\0\0"

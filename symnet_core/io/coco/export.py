@@ -1,6 +1,6 @@
 """COCO instance-segmentation export from label masks (pycocotools does all RLE work).
 
-Conventions (see ``docs/export-formats.md`` and landscape §3):
+Conventions (see ``docs/export-formats.md``):
 
 * image, annotation and category ids start at 1; category ids are the project's stable class ids;
   no background category; ``iscrowd`` is always 0; no ``ignore`` field.
