@@ -30,6 +30,7 @@ from symnet_gui.actions.table import build_actions, build_menus
 from symnet_gui.canvas.uncertainty import UncertaintyController
 from symnet_gui.canvas.view import CanvasView
 from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.document.ops import ClassOps, MaskOps, StatusOps
 from symnet_gui.document.review import ReviewController
 from symnet_gui.platform.paths import config_dir, data_dir, log_file
 from symnet_gui.platform.settings import AppSettings
@@ -75,14 +76,17 @@ class MainWindow(QMainWindow):
         self.canvas = CanvasView(self.document)
         self.canvas.set_brush_size(self.settings.brush_size)
         self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
-        self.images = ImagePanel(self.document, self.settings.thumbnail_size)
-        self.classes = ClassPanel(self.document)
+        self.status_ops = StatusOps(self.document)
+        self.mask_ops = MaskOps(self.document)
+        self.class_ops = ClassOps(self.document)
+        self.images = ImagePanel(self.document, self.status_ops, self.settings.thumbnail_size)
+        self.classes = ClassPanel(self.document, self.class_ops)
         self.adaptation = AdaptationPanel(self.document, self.service, self.notes, self.prediction_settings)
         self.model_panel = ModelPanel(self.service, self.adaptation)
         self.model_panel.set_values(0.5, True, self.settings.device)
         self.propagation = PropagationPanel(self.document, self.service, self.notes, self.prediction_settings,
                                             self.images.selected_keys)
-        self.review = ReviewController(self.document, self.images.all_keys_sorted, self.notes, self)
+        self.review = ReviewController(self.document, self.status_ops, self.images.all_keys_sorted, self.notes, self)
         self.uncertainty = UncertaintyController(self.document, self.service, self.canvas, self.notes,
                                                  self.prediction_settings, self)
         self.models_service = models or ModelsService(parent=self)
@@ -97,7 +101,8 @@ class MainWindow(QMainWindow):
 
         targets = {"window": self, "doc": self.document, "canvas": self.canvas, "review": self.review,
                    "images": self.images, "classes": self.classes, "propagation": self.propagation,
-                   "adaptation": self.adaptation}
+                   "adaptation": self.adaptation, "status": self.status_ops, "mask": self.mask_ops,
+                   "class_ops": self.class_ops}
         self.commands = build_actions(self, targets, self.settings.shortcuts)
         build_menus(self.menuBar(), self.commands)
         self._build_layout()

@@ -74,9 +74,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # Edit
     ActionSpec("edit.undo", "&Undo", "&Edit", "window.undo", ("Ctrl+Z",)),
     ActionSpec("edit.redo", "&Redo", "&Edit", "window.redo", ("Ctrl+Shift+Z", "Ctrl+Y")),
-    ActionSpec("edit.fill_holes", "&Fill holes", "&Edit", "doc.fill_holes", ("F",), separator_before=True,
+    ActionSpec("edit.fill_holes", "&Fill holes", "&Edit", "mask.fill_holes", ("F",), separator_before=True,
                tip="Fill background enclosed by the current class"),
-    ActionSpec("edit.clear", "&Clear mask", "&Edit", "doc.clear_mask", ("Shift+Del",),
+    ActionSpec("edit.clear", "&Clear mask", "&Edit", "mask.clear_mask", ("Shift+Del",),
                tip="Remove every painted pixel of this image (undoable)"),
     ActionSpec("edit.add_class", "&New class…", "&Edit", "classes.add_class_interactive", ("Ctrl+Shift+N",),
                separator_before=True),
@@ -89,7 +89,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                group="tool", tip="Click points; double-click or Enter fills; Alt erases; Esc cancels"),
     ActionSpec("tool.bigger", "Bigger brush", "&Tools", "canvas.grow_brush", ("]",), separator_before=True),
     ActionSpec("tool.smaller", "Smaller brush", "&Tools", "canvas.shrink_brush", ("[",)),
-    *(ActionSpec(f"class.{i}", f"Class {i}", "&Tools", "doc.select_class_index", (str(i),), (i - 1,),
+    *(ActionSpec(f"class.{i}", f"Class {i}", "&Tools", "class_ops.select_class_index", (str(i),), (i - 1,),
                  separator_before=i == 1, tip=f"Paint with the class listed {i}.")
       for i in range(1, 10)),
     # View

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from symnet_core.project import ImageStatus
 from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.document.ops import StatusOps
 from symnet_gui.platform.style import STATUS_STYLES
 from symnet_gui.widgets.image_list import ImageDelegate, ImageFilterProxy, ImageListModel, Roles
 from symnet_gui.widgets.thumbnails import ThumbnailCache
@@ -90,9 +91,11 @@ class ImagePanel(QWidget):
     grid_mode_changed = Signal(bool)
     propagate_selected_requested = Signal()
 
-    def __init__(self, document: AnnotationDocument, thumb_side: int = 112, parent: QWidget | None = None) -> None:
+    def __init__(self, document: AnnotationDocument, status: StatusOps, thumb_side: int = 112,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._doc = document
+        self._status = status
         self.thumbs = ThumbnailCache(thumb_side, self)
         self.model = ImageListModel(document, self.thumbs)
         self.proxy = ImageFilterProxy(self)
@@ -291,9 +294,9 @@ class ImagePanel(QWidget):
             return
         menu = QMenu(self)
         n = len(keys)
-        menu.addAction(f"Accept {n} image(s)", lambda: [self._doc.accept(k) for k in keys])
-        menu.addAction(f"Reject {n} image(s)", lambda: [self._doc.reject(k) for k in keys])
-        menu.addAction(f"Use {n} image(s) as supports", lambda: [self._doc.set_support(True, k) for k in keys])
+        menu.addAction(f"Accept {n} image(s)", lambda: [self._status.accept(k) for k in keys])
+        menu.addAction(f"Reject {n} image(s)", lambda: [self._status.reject(k) for k in keys])
+        menu.addAction(f"Use {n} image(s) as supports", lambda: [self._status.set_support(True, k) for k in keys])
         menu.addSeparator()
         menu.addAction(f"Propagate to {n} selected image(s)", self.propagate_selected_requested.emit)
         menu.exec(self.view.viewport().mapToGlobal(pos))

@@ -99,7 +99,7 @@ def test_add_to_supports_then_repropagate(qtbot, make_window, folder, fake_backe
     w.commands["review.support"].trigger()
     assert w.document.record("img_03.png").status is ImageStatus.SUPPORT
     qtbot.waitUntil(lambda: w.propagation.hint_label.text() != "", timeout=2000)
-    w.document.accept("img_01.png")
+    w.status_ops.accept("img_01.png")
     outcome = propagate(qtbot, w, scope="all")
     assert fake_config.supports_seen[-1] == 2, "the new support is used"
     assert set(outcome.predicted) == {"img_02.png", "img_04.png", "img_05.png"}
@@ -140,8 +140,8 @@ def test_export_writes_a_valid_coco_file(qtbot, make_window, folder, fake_backen
     w = make_window(fake_backend, folder)
     paint_support(qtbot, w)
     propagate(qtbot, w)
-    w.document.accept("img_01.png")
-    w.document.accept("img_05.png")
+    w.status_ops.accept("img_01.png")
+    w.status_ops.accept("img_05.png")
     w.show_export()
     dlg = w.export_dialog
     out = tmp_path / "export"
