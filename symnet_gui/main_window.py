@@ -121,8 +121,10 @@ class MainWindow(QMainWindow):
         self.review_bar = ReviewBar(self.document, self.commands)
         lay.addWidget(self.review_bar)
         lay.addWidget(self.canvas, 1)
+        self.toasts = ToastArea(self.notes, central)  # below the canvas: never covers it
+        self.toasts.more_requested.connect(self.show_messages)
+        lay.addWidget(self.toasts)
         self.setCentralWidget(central)
-        self.toasts = ToastArea(self.notes, central)
 
         toolbar = QToolBar("Tools", objectName="tools")
         toolbar.setMovable(False)
@@ -173,6 +175,8 @@ class MainWindow(QMainWindow):
         doc = self.document
         doc.notify.connect(lambda level, msg, hint: self.notes.post(level, msg, hint))
         doc.project_changed.connect(self._on_project_changed)
+        for signal in (doc.project_changed, doc.classes_changed, doc.records_changed):
+            signal.connect(lambda *_a: self.notes.recheck())
         doc.image_changed.connect(lambda _k: self._update_enabled())
         self.canvas.tool_changed.connect(lambda name: self.commands[f"tool.{name}"].setChecked(True))
         self.images.grid_mode_changed.connect(self.commands["view.grid"].setChecked)
@@ -184,7 +188,7 @@ class MainWindow(QMainWindow):
         self.service.model_failed.connect(self._on_model_failed)
         self.service.model_loaded.connect(lambda info: [self.notes.warning(w) for w in info.warnings])
         self.service.demo_ready.connect(self._on_demo_ready)
-        self.service.demo_failed.connect(lambda e: self.notes.error(e.message, e.hint))
+        self.service.demo_failed.connect(lambda e: (self.notes.resolve("demo"), self.notes.error(e.message, e.hint)))
         self.service.long_job_changed.connect(lambda _running: self._update_enabled())
         app = QApplication.instance()
         if app is not None:
@@ -219,6 +223,11 @@ class MainWindow(QMainWindow):
             return False
         if not self.document.open(folder, read_only=read_only):
             return False
+        if self.document.created_default_class:
+            doc = self.document
+            self.notes.post("info", "New project: one class named “object” was created.",
+                            "Rename it to what you are labelling — the class name is the model's text prompt.",
+                            key="default-class", holds=lambda: [c.name for c in doc.classes] == ["object"])
         self.settings.add_recent(str(Path(folder).resolve()))
         return True
 
@@ -351,12 +360,13 @@ class MainWindow(QMainWindow):
 
     def start_demo(self) -> None:
         model = demo_model_path()
-        self.notes.info("Preparing the demo folder…")
+        self.notes.post("info", "Preparing the demo folder…", key="demo")
         self.service.prepare_demo(str(data_dir() / "demo"), str(model))
 
     @Slot(str, str)
     def _on_demo_ready(self, folder: str, model_path: str) -> None:
         self._offer_models = False  # the demo brings its own model (loaded below)
+        self.notes.resolve("demo")
         try:
             self._open_demo(folder, model_path)
         finally:
@@ -431,6 +441,7 @@ class MainWindow(QMainWindow):
     def show_messages(self) -> None:
         if self._messages is None:
             self._messages = MessagesDialog(self.notes, self)
+        self.toasts.reset_more()
         self._messages.show()
         self._messages.raise_()
 

@@ -65,6 +65,7 @@ class AnnotationDocument(QObject):
     def __init__(self, parent: QObject | None = None, *, autosave_delay_ms: int = 800) -> None:
         super().__init__(parent)
         self.project: Project | None = None
+        self.created_default_class = False  # open() made the class "object" (a new project)
         self.undo_group = QUndoGroup(self)
         self._stacks: OrderedDict[str, QUndoStack] = OrderedDict()
         self._origin: dict[str, ImageRecord] = {}
@@ -110,10 +111,9 @@ class AnnotationDocument(QObject):
             log.exception("opening %s failed", folder)
             return False
         self.project = project
-        if not project.classes and not project.read_only:
-            project.add_class("object")
-            self.notify.emit("info", "New project: one class named “object” was created.",
-                             "Rename it to what you are labelling — the class name is the model's text prompt.")
+        self.created_default_class = not project.classes and not project.read_only
+        if self.created_default_class:
+            project.add_class("object")  # the window says so while it is still named that
         self._keys = [r.path for r in project.images if not r.missing]
         self._class_id = project.classes[0].id if project.classes else 0
         self._project_timer.start()

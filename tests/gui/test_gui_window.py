@@ -130,7 +130,7 @@ def test_propagate_without_model_or_support_explains(qtbot, make_window, folder,
     w = make_window(fake_backend, folder, model=False)
     assert not w.propagation.start()
     assert "No model" in w.notes.history[-1].message
-    with qtbot.waitSignal(w.service.model_loaded, timeout=5000):
+    with qtbot.waitSignal(w.service.model_loaded, timeout=30000):
         w.load_checkpoint("fake.pth")
     assert not w.propagation.start()
     assert "support" in w.notes.history[-1].message.lower()
@@ -304,6 +304,8 @@ def test_demo_opens_generated_folder_with_supports(qtbot, make_window, fake_back
     assert project is not None and len(project.supports()) == 3
     assert project.classes[0].name != "object", "the class is named after the demo's class"
     assert not any(n.message == "No model for this folder yet." for n in w.notes.history)  # the demo brings one
+    shown = [n.message for n in w.toasts.toasts]
+    assert not any("Preparing the demo" in m or "named “object”" in m for m in shown), shown  # #18: no stale news
     if not demo_model_path().is_file():
         assert any("demo model is missing" in n.message for n in w.notes.history)
 

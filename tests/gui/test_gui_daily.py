@@ -1,0 +1,50 @@
+"""Issue #18: the app as people use it every day (notifications, filter, elision, remembered state...)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect
+
+from tests.gui.test_gui_window import paint_support
+
+
+def _visible_rect(widget) -> QRect:
+    """``widget``'s rectangle in window coordinates."""
+    top_left = widget.mapTo(widget.window(), QPoint(0, 0))
+    return QRect(top_left, widget.size())
+
+
+def test_messages_never_cover_the_canvas_and_overflow_is_counted(qtbot, make_window, folder):
+    w = make_window(folder=folder)
+    w.toasts.clear()
+    for i in range(4):
+        w.notes.warning(f"problem {i}")
+    qtbot.waitUntil(lambda: w.toasts.isVisible(), timeout=2000)
+    assert [n.message for n in w.toasts.toasts] == ["problem 2", "problem 3"]  # newest two
+    assert "+2 more" in w.toasts._more.text()
+    assert not _visible_rect(w.toasts).intersects(_visible_rect(w.canvas))
+    w.show_messages()
+    assert not w.toasts._more.isVisible()
+
+
+def test_new_class_message_goes_once_the_class_is_renamed(qtbot, make_window, folder):
+    w = make_window(folder=folder)
+    assert any(n.key == "default-class" for n in w.toasts.toasts), "a new project says it made a class"
+    w.class_ops.rename_class(w.document.classes[0].id, "cell")
+    assert not any(n.key == "default-class" for n in w.toasts.toasts), "renamed: the message is gone"
+
+
+def test_no_supports_warning_goes_once_there_is_a_support(qtbot, make_window, folder, fake_backend):
+    w = make_window(fake_backend, folder)
+    w.commands["model.propagate"].trigger()
+    assert any(n.message == "No supports yet." for n in w.toasts.toasts)
+    paint_support(qtbot, w)
+    assert not any(n.message == "No supports yet." for n in w.toasts.toasts), "a support exists now"
+
+
+def test_keyed_message_replaces_the_previous_one(qtbot, make_window):
+    w = make_window()
+    w.notes.post("warning", "step 1", key="k")
+    w.notes.post("warning", "step 2", key="k")
+    assert [n.message for n in w.toasts.toasts if n.key == "k"] == ["step 2"]
+    w.notes.resolve("k")
+    assert not any(n.key == "k" for n in w.toasts.toasts)
