@@ -146,7 +146,11 @@ class ImageListModel(QAbstractListModel):
 
 
 class ImageFilterProxy(QSortFilterProxyModel):
-    """Filter by status set, maximum confidence and name; sort by name, confidence or status."""
+    """Filter by status set, maximum confidence and name; sort by name, confidence or status.
+
+    The *pinned* key (the image on the canvas) passes the status and confidence filters: a status
+    filter never hides the current image (the name filter still applies — the user typed it).
+    """
 
     SORTS = ("name", "confidence_low", "confidence_high", "status")
 
@@ -156,6 +160,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self._max_conf: float | None = None
         self._text = ""
         self._sort = "name"
+        self._pinned: str | None = None
         self.setDynamicSortFilter(True)
         self.sort(0)
 
@@ -178,6 +183,32 @@ class ImageFilterProxy(QSortFilterProxyModel):
     def set_text(self, text: str) -> None:
         self._refilter(lambda: setattr(self, "_text", text.strip().casefold()))
 
+    def set_pinned(self, key: str | None) -> None:
+        if key != self._pinned:
+            self._refilter(lambda: setattr(self, "_pinned", key))
+
+    def hidden_by(self) -> tuple[int, int]:
+        """``(by status/confidence, by name)``: how many images the filters hide now."""
+        model = self.sourceModel()
+        by_status = by_name = 0
+        for row in range(model.rowCount()):
+            rec: ImageRecord = model.record_at(row)  # type: ignore[attr-defined]
+            if not self._name_ok(rec):
+                by_name += 1
+            elif not self._status_ok(rec):
+                by_status += 1
+        return by_status, by_name
+
+    def _status_ok(self, rec: ImageRecord) -> bool:
+        if rec.path == self._pinned:
+            return True
+        if self._statuses is not None and rec.status.value not in self._statuses:
+            return False
+        return self._max_conf is None or (rec.confidence is not None and rec.confidence <= self._max_conf)
+
+    def _name_ok(self, rec: ImageRecord) -> bool:
+        return not self._text or self._text in rec.path.casefold()
+
     def set_sort(self, mode: str) -> None:
         if mode not in self.SORTS:
             raise ValueError(f"sort must be one of {self.SORTS}")
@@ -188,11 +219,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:
         model = self.sourceModel()
         rec: ImageRecord = model.record_at(row)  # type: ignore[attr-defined]
-        if self._statuses is not None and rec.status.value not in self._statuses:
-            return False
-        if self._max_conf is not None and (rec.confidence is None or rec.confidence > self._max_conf):
-            return False
-        return not self._text or self._text in rec.path.casefold()
+        return self._status_ok(rec) and self._name_ok(rec)
 
     def lessThan(self, left: Index, right: Index) -> bool:
         a: ImageRecord = left.data(Roles.RECORD)

@@ -85,6 +85,26 @@ class _ClaimReturn(QObject):
         return False
 
 
+class _UserInput(QObject):
+    """``active`` while a mouse press or key press in the list is being handled."""
+
+    _KINDS = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick, QEvent.Type.KeyPress,
+              QEvent.Type.MouseMove)
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.active = False
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in self._KINDS and not self.active:
+            self.active = True  # the event is delivered after this returns; reset once it is done
+            QTimer.singleShot(0, self._reset)
+        return False
+
+    def _reset(self) -> None:
+        self.active = False
+
+
 class ImagePanel(QWidget):
     """Lists the project's images; selecting one shows it on the canvas."""
 
@@ -126,6 +146,10 @@ class ImagePanel(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.view.clicked.connect(self._show_index)  # also when the clicked row already is current
+        self._user_input = _UserInput(self)
+        self.view.installEventFilter(self._user_input)
+        self.view.viewport().installEventFilter(self._user_input)
 
         self.status_bar = StatusBar()
         self.count_label = QLabel()
@@ -239,16 +263,21 @@ class ImagePanel(QWidget):
 
     @Slot(QModelIndex, QModelIndex)
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self._reshaping:
+        # Only the user picks an image here (a click or a key in the list): typing in the filter
+        # box or a row leaving the filter never switches the canvas.
+        if self._reshaping or not self._user_input.active:
             return
-        if current.isValid():
-            key = current.data(Roles.KEY)
-            if key != self._doc.current_key:
-                self._doc.select(key)
+        self._show_index(current)
+
+    @Slot(QModelIndex)
+    def _show_index(self, index: QModelIndex) -> None:
+        if index.isValid() and (key := index.data(Roles.KEY)) != self._doc.current_key:
+            self._doc.select(key)
 
     @Slot(str)
     def _on_image_changed(self, key: str) -> None:
         self.delegate.current_key = key
+        self.proxy.set_pinned(key)
         self._scroll_to_current()
         self.view.viewport().update()
 
@@ -277,7 +306,11 @@ class ImagePanel(QWidget):
         to_review = counts[ImageStatus.PREDICTED]
         verified = counts[ImageStatus.ACCEPTED] + counts[ImageStatus.EDITED] + counts[ImageStatus.SUPPORT]
         text = f"{shown} of {total} shown · {to_review} to review · {verified} verified"
-        self.count_label.setText(text if total else "No images")
+        by_status, by_name = self.proxy.hidden_by()
+        hidden = [f"{by_status} hidden by the status filter"] if by_status else []
+        hidden += [f"{by_name} hidden by the name filter"] if by_name else []
+        self.count_label.setText((text + "".join(f"\n{h}" for h in hidden)) if total else "No images")
+        self.count_label.setToolTip("The image on the canvas always stays in the list." if by_status else "")
         for i, (label, statuses, conf) in enumerate(_FILTERS):
             if statuses is None:
                 n = total

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 
+from tests.gui.conftest import show_image
+from tests.gui.test_gui_canvas import stroke
 from tests.gui.test_gui_window import paint_support
 
 
@@ -48,3 +50,34 @@ def test_keyed_message_replaces_the_previous_one(qtbot, make_window):
     assert [n.message for n in w.toasts.toasts if n.key == "k"] == ["step 2"]
     w.notes.resolve("k")
     assert not any(n.key == "k" for n in w.toasts.toasts)
+
+
+def test_typing_in_the_filter_box_never_switches_the_image(qtbot, make_window, folder):
+    w = make_window(folder=folder)
+    show_image(qtbot, w, "img_02.png")
+    qtbot.keyClicks(w.images.search, "img_04")
+    qtbot.waitUntil(lambda: "hidden by the name filter" in w.images.count_label.text(), timeout=2000)
+    assert w.images.ordered_keys() == ["img_04.png"]
+    assert w.document.current_key == "img_02.png"
+    assert "5 hidden by the name filter" in w.images.count_label.text()
+    # a click in the list still picks an image
+    rect = w.images.view.visualRect(w.images.proxy.index(0, 0))
+    qtbot.mouseClick(w.images.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: w.document.current_key == "img_04.png", timeout=5000)
+
+
+def test_status_filter_keeps_the_current_image_and_says_what_it_hides(qtbot, make_window, folder):
+    w = make_window(folder=folder)
+    paint_support(qtbot, w, "img_00.png")
+    show_image(qtbot, w, "img_03.png")
+    w.images.set_filter(3)  # Unlabelled
+    w.canvas.set_brush_size(18)
+    stroke(qtbot, w, [(42, 30), (78, 30)])  # img_03 becomes "edited": no longer matches the filter
+    qtbot.wait(200)
+    assert w.document.current_key == "img_03.png", "editing under a filter never switches the image"
+    assert "img_03.png" in w.images.ordered_keys(), "the current image stays listed"
+    qtbot.keyClick(w.canvas, Qt.Key.Key_S)
+    qtbot.waitUntil(lambda: "hidden by the status filter" in w.images.count_label.text(), timeout=2000)
+    assert w.document.current_key == "img_03.png"
+    assert w.images.ordered_keys() == ["img_01.png", "img_02.png", "img_03.png", "img_04.png", "img_05.png"]
+    assert "1 hidden by the status filter" in w.images.count_label.text()  # img_00, the first support
