@@ -133,6 +133,9 @@ class ImagePanel(QWidget):
         for label, mode in _SORTS:
             self.sort_box.addItem(label, mode)
         self.sort_box.currentIndexChanged.connect(lambda _i: self.proxy.set_sort(self.sort_box.currentData()))
+        for box in (self.filter_box, self.sort_box):  # long item texts must not widen the dock
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
         self.grid_button = QToolButton(text="▦", checkable=True, toolTip="Thumbnail grid (G)")
         self.grid_button.toggled.connect(self.set_grid_mode)
 

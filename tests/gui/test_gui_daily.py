@@ -81,3 +81,20 @@ def test_status_filter_keeps_the_current_image_and_says_what_it_hides(qtbot, mak
     assert w.document.current_key == "img_03.png"
     assert w.images.ordered_keys() == ["img_01.png", "img_02.png", "img_03.png", "img_04.png", "img_05.png"]
     assert "1 hidden by the status filter" in w.images.count_label.text()  # img_00, the first support
+
+
+def test_file_name_above_the_image_is_whole_when_there_is_room(qtbot, make_window, tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "long"
+    root.mkdir()
+    for i in range(3):
+        Image.new("RGB", (64, 48), (i * 40, 90, 120)).save(root / f"demo_long_file_name_{i:03d}.png")
+    w = make_window(folder=root)
+    w.resize(1280, 800)
+    qtbot.wait(100)
+    label = w.review_bar.name_label
+    assert "demo_long_file_name_000.png" in label.text() and "1 / 3" in label.text()
+    assert label.geometry().right() <= w.review_bar.width()
+    label.resize(120, label.height())  # no room: the name elides in the middle, never clipped
+    assert "…" in label.text() and "1 / 3" not in label.text()
