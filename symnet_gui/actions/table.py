@@ -86,7 +86,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("tool.eraser", "&Eraser", "&Tools", "canvas.set_tool", ("E",), ("eraser",), checkable=True,
                group="tool", tip="Erase to background"),
     ActionSpec("tool.polygon", "&Polygon", "&Tools", "canvas.set_tool", ("P",), ("polygon",), checkable=True,
-               group="tool", tip="Click points; double-click or Enter fills; Alt erases; Esc cancels"),
+               group="tool", tip="Click points; double-click or Enter fills; hold Shift to erase instead; Esc cancels"),
     ActionSpec("tool.bigger", "Bigger brush", "&Tools", "canvas.grow_brush", ("]",), separator_before=True),
     ActionSpec("tool.smaller", "Smaller brush", "&Tools", "canvas.shrink_brush", ("[",)),
     *(ActionSpec(f"class.{i}", f"Class {i}", "&Tools", "class_ops.select_class_index", (str(i),), (i - 1,),

@@ -98,3 +98,20 @@ def test_file_name_above_the_image_is_whole_when_there_is_room(qtbot, make_windo
     assert label.geometry().right() <= w.review_bar.width()
     label.resize(120, label.height())  # no room: the name elides in the middle, never clipped
     assert "…" in label.text() and "1 / 3" not in label.text()
+
+
+def test_polygon_erases_with_shift_not_alt(qtbot, make_window, folder):
+    from tests.gui.conftest import to_view
+
+    w = make_window(folder=folder)
+    doc = w.document
+    w.canvas.set_brush_size(40)
+    stroke(qtbot, w, [(40, 40), (60, 40)])
+    assert doc.current_mask[40, 50] == doc.current_class
+    qtbot.keyClick(w.canvas, Qt.Key.Key_P)
+    vp = w.canvas.viewport()
+    for x, y in [(30, 30), (70, 30), (70, 50)]:
+        qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=to_view(w, x, y))
+    qtbot.mouseDClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, to_view(w, 30, 50))
+    assert doc.current_mask[40, 50] == 0, "Shift+double-click erases the polygon"
+    assert "Shift" in w.commands["tool.polygon"].toolTip()
