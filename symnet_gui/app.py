@@ -93,12 +93,26 @@ def start_session(window: MainWindow, args: argparse.Namespace) -> None:
         window.start_demo()
     elif args.path:
         window.open_folder(args.path)
+    else:
+        offer_last_folder(window)
     checkpoint = args.checkpoint or (window.settings.last_checkpoint if not args.demo else "")
     if checkpoint:
         if Path(checkpoint).is_file():
             window.load_checkpoint(checkpoint)
         elif args.checkpoint:
             window.notes.error(f"Checkpoint not found: {checkpoint}", "Model ▸ Open checkpoint… to choose one.")
+
+
+def offer_last_folder(window: MainWindow) -> bool:
+    """Started without a folder: offer the most recent one that still exists (not opened by itself:
+    it may be on a slow or unmounted drive, and the user may want another)."""
+    for folder in window.settings.recent_folders:
+        if Path(folder).is_dir():
+            window.notes.post("info", f"Continue with {Path(folder).name}?", folder, "Open",
+                              lambda f=folder: window.open_folder(f), key="last-folder",
+                              holds=lambda: window.document.project is None)
+            return True
+    return False
 
 
 def _close_on_signals(window: MainWindow) -> None:

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +32,7 @@ from symnet_gui.document.document import AnnotationDocument
 from symnet_gui.document.ops import ClassOps, MaskOps, StatusOps
 from symnet_gui.document.review import ReviewController
 from symnet_gui.platform.paths import config_dir, data_dir, log_file
+from symnet_gui.platform.project_memory import ProjectMemory
 from symnet_gui.platform.settings import AppSettings
 from symnet_gui.services.demo import seed_demo_project
 from symnet_gui.services.inference_service import InferenceService
@@ -47,17 +47,16 @@ from symnet_gui.widgets.model_panel import ModelPanel
 from symnet_gui.widgets.models_dialog import ModelsDialog
 from symnet_gui.widgets.notifications import MessagesDialog, NotificationCenter, ToastArea
 from symnet_gui.widgets.propagation_panel import PropagationPanel
+from symnet_gui.widgets.recent_menu import RecentMenu
 from symnet_gui.widgets.review_bar import ReviewBar
 from symnet_gui.widgets.status_line import StatusLine
 from symnet_gui.widgets.tool_options import BrushSizeControl, OpacityControl
+from symnet_gui.widgets.toolbar import build_toolbar
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MainWindow"]
 
-_TOOLBAR = ("tool.brush", "tool.eraser", "tool.polygon", "|size", "|", "edit.undo", "edit.redo", "edit.fill_holes",
-            "edit.clear", "|", "view.overlay", "|opacity", "view.uncertainty", "|", "view.fit", "view.actual", "|",
-            "model.propagate", "file.export")
 _DOCK_WIDTH = 320
 _CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.ckpt *.safetensors);;All files (*)"
 
@@ -107,6 +106,15 @@ class MainWindow(QMainWindow):
         build_menus(self.menuBar(), self.commands)
         self._build_layout()
         self._connect()
+        self.memory = ProjectMemory(self.settings, self.document)
+        self.memory.register("sort", self.images.sort_mode, self.images.set_sort_mode)
+        self.memory.register("scope", lambda: self.propagation.scope, self.propagation.set_scope)
+        self.memory.register("opacity", lambda: self.canvas.overlay_opacity, self.set_opacity)
+        self.images.sort_box.currentIndexChanged.connect(lambda _i: self.memory.remember())
+        self.recent_menu = RecentMenu(self.settings, self.open_folder, self)
+        file_menu = self.commands["file.open_read_only"].associatedObjects()[-1]
+        file_menu.insertMenu(self.commands["file.demo"], self.recent_menu)  # type: ignore[union-attr]
+        self.propagation.scope_group.buttonToggled.connect(lambda *_a: self.memory.remember())
         self.commands["view.overlay"].setChecked(self.settings.show_overlay)
         self._update_enabled()
         self._restore_geometry()
@@ -126,20 +134,10 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.toasts)
         self.setCentralWidget(central)
 
-        toolbar = QToolBar("Tools", objectName="tools")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.opacity_control = OpacityControl(self.canvas)
-        for item in _TOOLBAR:
-            if item == "|":
-                toolbar.addSeparator()
-            elif item == "|size":
-                toolbar.addWidget(BrushSizeControl(self.canvas))
-            elif item == "|opacity":
-                toolbar.addWidget(self.opacity_control)
-            else:
-                toolbar.addAction(self.commands[item])
-        self.addToolBar(toolbar)
+        self.toolbar = build_toolbar(self.commands, {"size": BrushSizeControl(self.canvas),
+                                                     "opacity": self.opacity_control}, self)
+        self.addToolBar(self.toolbar)
 
         self._docks = [self._dock("Images", self.images, Qt.DockWidgetArea.LeftDockWidgetArea),
                        self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -221,6 +219,7 @@ class MainWindow(QMainWindow):
             what = "An adaptation" if self.service.adaptation_running else "A propagation"
             self.notes.info(f"{what} is running.", "Cancel it (Ctrl+.) before opening another folder.")
             return False
+        self.memory.remember()  # the project being left (opacity has no change signal)
         if not self.document.open(folder, read_only=read_only):
             return False
         if self.document.created_default_class:
@@ -411,7 +410,10 @@ class MainWindow(QMainWindow):
         self.settings.show_overlay = bool(visible)
 
     def change_opacity(self, direction: int) -> None:
-        value = min(1.0, max(0.0, self.canvas.overlay_opacity + 0.1 * direction))
+        self.set_opacity(self.canvas.overlay_opacity + 0.1 * direction)
+
+    def set_opacity(self, value: float) -> None:
+        value = min(1.0, max(0.0, float(value)))
         self.canvas.set_overlay_opacity(value)
         self.opacity_control.set_value(value)
 
@@ -475,6 +477,7 @@ class MainWindow(QMainWindow):
         qs.setValue("state", self.saveState())
         self.settings.brush_size = self.canvas.brush_size
         self.settings.overlay_opacity = round(self.canvas.overlay_opacity, 2)
+        self.memory.remember()
         self.settings.save()
         self._shutdown()
         event.accept()

@@ -241,6 +241,16 @@ class ImagePanel(QWidget):
     def set_filter(self, index: int) -> None:
         self.filter_box.setCurrentIndex(index)
 
+    def sort_mode(self) -> str:
+        return str(self.sort_box.currentData())
+
+    def set_sort_mode(self, mode: str) -> None:
+        """One of :attr:`ImageFilterProxy.SORTS`; ValueError for anything else."""
+        index = self.sort_box.findData(mode)
+        if index < 0:
+            raise ValueError(f"unknown sort {mode!r}")
+        self.sort_box.setCurrentIndex(index)
+
     # --- internals -------------------------------------------------------------------------------
 
     @Slot(int)

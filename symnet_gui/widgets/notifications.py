@@ -144,7 +144,8 @@ class _Toast(QFrame):
         close.clicked.connect(lambda: self.closed.emit(self))
         lay.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         if n.level == "info":
-            self._timer = QTimer(self, singleShot=True, interval=6000)  # dies with the toast
+            # an offer (with a button) stays long enough to be taken up
+            self._timer = QTimer(self, singleShot=True, interval=20000 if n.action else 6000)
             self._timer.timeout.connect(self._expire)
             self._timer.start()
 

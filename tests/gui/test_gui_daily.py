@@ -115,3 +115,57 @@ def test_polygon_erases_with_shift_not_alt(qtbot, make_window, folder):
     qtbot.mouseDClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, to_view(w, 30, 50))
     assert doc.current_mask[40, 50] == 0, "Shift+double-click erases the polygon"
     assert "Shift" in w.commands["tool.polygon"].toolTip()
+
+
+def test_project_view_state_is_remembered_and_recent_menu_reopens(qtbot, make_window, folder):
+    w = make_window(folder=folder)
+    show_image(qtbot, w, "img_04.png")
+    w.images.set_sort_mode("confidence_low")
+    w.propagation.set_scope("all")
+    w.set_opacity(0.8)
+    w.close()  # remembers and saves the settings
+    settings = w.settings
+    entry = settings.project_views[str(folder.resolve())]
+    assert entry == {"image": "img_04.png", "sort": "confidence_low", "scope": "all", "opacity": 0.8}
+
+    again = make_window()
+    again.settings.project_views = dict(settings.project_views)
+    again.settings.recent_folders = list(settings.recent_folders)
+    again.recent_menu.rebuild()
+    labels = [a.text() for a in again.recent_menu.actions()]
+    assert any(folder.name in t for t in labels)
+    again.recent_menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: again.document.current_key == "img_04.png" and not again.document.loading, timeout=5000)
+    assert again.images.sort_mode() == "confidence_low"
+    assert again.propagation.scope == "all"
+    assert abs(again.canvas.overlay_opacity - 0.8) < 1e-6
+
+
+def test_started_without_a_folder_offers_the_last_one(qtbot, make_window, folder):
+    from symnet_gui.app import offer_last_folder
+
+    w = make_window()
+    w.settings.recent_folders = [str(folder.parent / "gone"), str(folder)]
+    assert offer_last_folder(w)
+    offer = next(n for n in w.toasts.toasts if n.key == "last-folder")
+    assert folder.name in offer.message and offer.action is not None
+    offer.action()
+    qtbot.waitUntil(lambda: w.document.current_mask is not None, timeout=5000)
+    assert not any(n.key == "last-folder" for n in w.toasts.toasts), "the offer goes once a folder is open"
+
+
+def test_toolbar_shows_icons_with_text_on_hover(qtbot, make_window):
+    from PySide6.QtWidgets import QToolButton
+
+    from symnet_gui.widgets.toolbar import TOOLBAR
+
+    w = make_window()
+    ids = [i for i in TOOLBAR if not i.startswith("|") and i in w.commands]
+    assert len(ids) >= 12
+    for action_id in ids:
+        action = w.commands[action_id]
+        assert not action.icon().isNull(), action_id
+        assert action.toolTip().strip(), action_id
+        button = w.toolbar.widgetForAction(action)
+        assert isinstance(button, QToolButton)
+        assert button.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
