@@ -159,6 +159,14 @@ def test_export_writes_a_valid_coco_file(qtbot, make_window, folder, fake_backen
     assert all(a["id"] >= 1 and a["iscrowd"] == 0 for a in data["annotations"])
     assert (out / "png" / "classes.json").is_file()
     assert "COCO file OK" in dlg.result_text.toPlainText()
+    # #18: statuses named as the list names them; files get the normal mode (0644 under umask 022)
+    assert "Not exported: 3 predictions awaiting review." in result.summary, result.summary
+    assert "unlabelled images skipped" not in result.summary
+    import os
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in (out / "instances.json", out / "png" / "classes.json"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, oct(path.stat().st_mode)
 
 
 def test_export_refuses_folder_inside_images(qtbot, make_window, folder):
