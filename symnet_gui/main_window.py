@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -46,6 +45,7 @@ from symnet_gui.widgets.image_panel import ImagePanel
 from symnet_gui.widgets.model_panel import ModelPanel
 from symnet_gui.widgets.models_dialog import ModelsDialog
 from symnet_gui.widgets.notifications import MessagesDialog, NotificationCenter, ToastArea
+from symnet_gui.widgets.panel_scroll import PanelScroll
 from symnet_gui.widgets.propagation_panel import PropagationPanel
 from symnet_gui.widgets.recent_menu import RecentMenu
 from symnet_gui.widgets.review_bar import ReviewBar
@@ -151,12 +151,7 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
                          QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         if area == Qt.DockWidgetArea.RightDockWidgetArea:
-            scroll = QScrollArea()
-            scroll.setWidgetResizable(True)
-            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            scroll.setWidget(widget)
-            dock.setWidget(scroll)
+            dock.setWidget(PanelScroll(widget))
         else:
             dock.setWidget(widget)
         dock.setMinimumWidth(_DOCK_WIDTH - (40 if area == Qt.DockWidgetArea.LeftDockWidgetArea else 20))

@@ -169,3 +169,47 @@ def test_toolbar_shows_icons_with_text_on_hover(qtbot, make_window):
         button = w.toolbar.widgetForAction(action)
         assert isinstance(button, QToolButton)
         assert button.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+
+
+def _fully_visible(widget) -> str:
+    """"" when ``widget`` is wide enough for its content and, scrolled to, inside its scroll area's viewport."""
+    from PySide6.QtWidgets import QScrollArea
+
+    if widget.width() < widget.minimumSizeHint().width():
+        return f"{widget.objectName() or type(widget).__name__} squeezed: {widget.width()} < " \
+               f"{widget.minimumSizeHint().width()}"
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is None:
+        return ""
+    parent.ensureWidgetVisible(widget, 0, 0)
+    vp = parent.viewport()
+    rect = QRect(widget.mapTo(vp, QPoint(0, 0)), widget.size())
+    if not vp.rect().contains(rect):
+        return f"{type(widget).__name__} {widget.text() if hasattr(widget, 'text') else ''!r} at {rect} " \
+               f"outside the viewport {vp.rect()}"
+    return ""
+
+
+def test_side_panels_are_not_clipped_at_1280x800(qtbot, make_window, folder):
+    from symnet_gui.services.inference_service import ModelState
+
+    w = make_window(folder=folder)
+    w.resize(1280, 800)
+    w.model_panel._on_state(ModelState.LOADING)  # the state that overflowed
+    w.adaptation._running_row.show()
+    w.adaptation.progress_label.setText("Epoch 3 / 20 · loss 0.123 · about 40 s left")
+    w.adaptation.progress_label.show()
+    w.propagation.progress_label.setText("Predicting 12 / 40 · img_012.png · about 1 min left")
+    w.propagation.summary_label.setText("Propagation: 40 predicted, 3 low confidence")
+    w.propagation.hint_label.setText("Supports changed since the last run — propagate again")
+    w.propagation.hint_label.show()
+    qtbot.wait(300)
+    widgets = [w.model_panel.state_label, w.model_panel.device_box, w.model_panel.open_button,
+               w.adaptation.adapt_button, w.adaptation.reset_button, w.adaptation.cancel_button,
+               w.adaptation.progress, w.propagation.start_button, w.propagation.cancel_button,
+               w.propagation.progress, w.propagation.progress_label, w.propagation.hint_label,
+               *w.propagation.scope_group.buttons()]
+    problems = [p for p in (_fully_visible(x) for x in widgets) if p]
+    assert not problems, problems
