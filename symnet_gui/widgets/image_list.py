@@ -305,7 +305,9 @@ class ImageDelegate(QStyledItemDelegate):
             return
         if thumb.isNull():
             painter.setPen(QColor("#f2545b"))
-            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), "unreadable")
+            fm = painter.fontMetrics()  # a small list thumbnail: the sign only (the tooltip says why)
+            text = "unreadable" if fm.horizontalAdvance("unreadable") + 4 <= box.width() else "⚠"
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
             return
         size = thumb.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, size.width(), size.height())

@@ -213,3 +213,21 @@ def test_side_panels_are_not_clipped_at_1280x800(qtbot, make_window, folder):
                *w.propagation.scope_group.buttons()]
     problems = [p for p in (_fully_visible(x) for x in widgets) if p]
     assert not problems, problems
+
+
+def test_rgba_image_is_shown_on_the_neutral_background(qtbot, make_window, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from symnet_core.io.images import TRANSPARENT_BACKGROUND
+
+    root = tmp_path / "cutouts"
+    root.mkdir()
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[:, 30:] = (20, 200, 20, 255)
+    Image.fromarray(rgba, "RGBA").save(root / "cut.png")
+    w = make_window(folder=root)
+    image = w.document.current_image
+    left, right = image.pixelColor(5, 5), image.pixelColor(50, 5)
+    assert (left.red(), left.green(), left.blue()) == TRANSPARENT_BACKGROUND, "not black"
+    assert (right.red(), right.green(), right.blue()) == (20, 200, 20)
