@@ -77,13 +77,13 @@ class ShownReporter(QObject):
             log.warning("%s: cannot write %s: %s", REPORT_SHOWN_ENV, self._path, exc)
 
 
-def create_app(argv: list[str] | None = None) -> QApplication:
+def create_app(argv: list[str] | None = None, theme: str = "auto") -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         QApplication.setApplicationName("symnet-annotate")
         QApplication.setOrganizationName("symnet-annotate")
         app = QApplication(argv or sys.argv[:1])
-    apply_theme(app)
+    apply_theme(app, theme)
     return app
 
 
@@ -135,8 +135,8 @@ def _close_on_signals(window: MainWindow) -> None:
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    app = create_app()
     settings = AppSettings.load()
+    app = create_app(theme=settings.theme)
     if args.device:
         settings.device = args.device
     window = MainWindow(settings)

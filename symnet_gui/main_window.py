@@ -13,15 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QFileDialog,
-    QMainWindow,
-    QMessageBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from symnet_core.assets import demo_model_path
 from symnet_gui.actions.table import build_actions, build_menus
@@ -37,6 +29,7 @@ from symnet_gui.services.demo import seed_demo_project
 from symnet_gui.services.inference_service import InferenceService
 from symnet_gui.services.models_service import ModelsService
 from symnet_gui.services.types import ModelSpec, ServiceError
+from symnet_gui.widgets.about import AppExtras
 from symnet_gui.widgets.adaptation_panel import AdaptationPanel
 from symnet_gui.widgets.class_panel import ClassPanel
 from symnet_gui.widgets.export_dialog import ExportDialog
@@ -51,7 +44,7 @@ from symnet_gui.widgets.recent_menu import RecentMenu
 from symnet_gui.widgets.review_bar import ReviewBar
 from symnet_gui.widgets.status_line import StatusLine
 from symnet_gui.widgets.tool_options import BrushSizeControl, OpacityControl
-from symnet_gui.widgets.toolbar import build_toolbar
+from symnet_gui.widgets.toolbar import build_toolbar, refresh_icons
 
 log = logging.getLogger(__name__)
 
@@ -98,24 +91,27 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._sized = False
 
+        self.extras = AppExtras(self.settings, lambda: getattr(self.service.model_spec, "label", ""), self._restyle,
+                                self)
         targets = {"window": self, "doc": self.document, "canvas": self.canvas, "review": self.review,
                    "images": self.images, "classes": self.classes, "propagation": self.propagation,
                    "adaptation": self.adaptation, "status": self.status_ops, "mask": self.mask_ops,
-                   "class_ops": self.class_ops}
+                   "class_ops": self.class_ops, "extras": self.extras}
         self.commands = build_actions(self, targets, self.settings.shortcuts)
         build_menus(self.menuBar(), self.commands)
         self._build_layout()
         self._connect()
         self.memory = ProjectMemory(self.settings, self.document)
-        self.memory.register("sort", self.images.sort_mode, self.images.set_sort_mode)
-        self.memory.register("scope", lambda: self.propagation.scope, self.propagation.set_scope)
+        self.memory.register("sort", self.images.sort_mode, self.images.set_sort_mode,
+                             self.images.sort_box.currentIndexChanged)
+        self.memory.register("scope", lambda: self.propagation.scope, self.propagation.set_scope,
+                             self.propagation.scope_group.buttonToggled)
         self.memory.register("opacity", lambda: self.canvas.overlay_opacity, self.set_opacity)
-        self.images.sort_box.currentIndexChanged.connect(lambda _i: self.memory.remember())
         self.recent_menu = RecentMenu(self.settings, self.open_folder, self)
         file_menu = self.commands["file.open_read_only"].associatedObjects()[-1]
         file_menu.insertMenu(self.commands["file.demo"], self.recent_menu)  # type: ignore[union-attr]
-        self.propagation.scope_group.buttonToggled.connect(lambda *_a: self.memory.remember())
         self.commands["view.overlay"].setChecked(self.settings.show_overlay)
+        self.commands["view.light_theme"].setChecked(self.extras.light_now())
         self._update_enabled()
         self._restore_geometry()
 
@@ -399,6 +395,11 @@ class MainWindow(QMainWindow):
 
     def redo(self) -> None:
         self.document.undo_group.redo()
+
+    def _restyle(self) -> None:
+        refresh_icons(self.toolbar, self.commands)
+        self.review_bar.restyle()
+        self.images.view.viewport().update()
 
     def set_overlay_visible(self, visible: bool) -> None:
         self.canvas.set_overlay_visible(visible)

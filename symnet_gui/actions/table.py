@@ -106,6 +106,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("view.grid", "Thumbnail &grid", "&View", "images.set_grid_mode", ("G",), checkable=True,
                separator_before=True, tip="Review many images at once"),
     ActionSpec("view.search", "Find image…", "&View", "images.focus_search", ("Ctrl+F",)),
+    ActionSpec("view.light_theme", "&Light theme", "&View", "extras.set_light_theme", checkable=True,
+               separator_before=True, tip="Light or dark chrome (the first start follows the desktop setting)"),
     # Review
     ActionSpec("review.accept_next", "&Accept and next", "&Review", "review.accept_and_next", ("Return", "Enter"),
                tip="Accept this mask and go to the next image to review"),
@@ -137,6 +139,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("help.shortcuts", "&Keyboard shortcuts", "&Help", "window.show_help", ("F1",)),
     ActionSpec("help.messages", "&Messages…", "&Help", "window.show_messages"),
     ActionSpec("help.log", "Open &log folder", "&Help", "window.open_log_folder"),
+    ActionSpec("help.docs", "User &guide", "&Help", "extras.open_docs", separator_before=True,
+               tip="docs/gui.md: the workflow, every panel and shortcut"),
+    ActionSpec("help.about", "&About symnet-annotate", "&Help", "extras.show_about",
+               tip="Version, the model in use, licences"),
 )
 
 

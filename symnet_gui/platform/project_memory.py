@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, SignalInstance
 
 from symnet_gui.document.document import AnnotationDocument
 from symnet_gui.platform.settings import AppSettings
@@ -41,8 +41,12 @@ class ProjectMemory:
         document.project_changed.connect(self._on_project_changed)
         document.image_changed.connect(lambda _k: self.remember())
 
-    def register(self, name: str, get: Callable[[], Any], set_: Callable[[Any], None]) -> None:
+    def register(self, name: str, get: Callable[[], Any], set_: Callable[[Any], None],
+                 changed: SignalInstance | None = None) -> None:
+        """Remember ``name`` (read with ``get``, restored with ``set_``; stored when ``changed`` fires)."""
         self._items[name] = (get, set_)
+        if changed is not None:
+            changed.connect(lambda *_a: self.remember())
 
     def remember(self) -> None:
         """Store the current values for the open project (in memory; saved with the settings)."""

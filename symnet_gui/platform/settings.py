@@ -46,6 +46,7 @@ class AppSettings:
             always before switching images, reviewing or propagating).
         project_views: per project folder (absolute path), this user's view state: current image,
             sort order, propagation scope, overlay opacity (:mod:`symnet_gui.platform.project_memory`).
+        theme: ``auto`` (follow the desktop's light/dark setting), ``dark`` or ``light`` (View menu).
     """
 
     brush_size: int = 25
@@ -58,6 +59,7 @@ class AppSettings:
     thumbnail_size: int = 128
     autosave_delay_ms: int = 800
     project_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    theme: str = "auto"
 
     path: Path | None = field(default=None, repr=False, compare=False)
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 
 from symnet_core.project import ImageRecord, ImageStatus
 from symnet_gui.document.document import AnnotationDocument
-from symnet_gui.platform.style import status_style
+from symnet_gui.platform.style import status_style, theme_color
 from symnet_gui.widgets.thumbnails import ThumbnailCache
 
 __all__ = ["ImageDelegate", "ImageFilterProxy", "ImageListModel", "Roles"]
@@ -264,9 +264,9 @@ class ImageDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         r = option.rect.adjusted(2, 2, -2, -2)
-        bg = QColor("#2f3f5c") if selected else QColor("#2b2d31")
+        bg = theme_color("row_selected") if selected else theme_color("row")
         if rec.path == self.current_key:
-            bg = QColor("#35507e")
+            bg = theme_color("row_current")
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(bg)
         painter.drawRoundedRect(r, 4, 4)
@@ -290,7 +290,7 @@ class ImageDelegate(QStyledItemDelegate):
             painter.drawRect(QRect(r.left(), r.top() + 3, 3, r.height() - 6))
             x = box.right() + 8
             name_rect = QRect(x, r.top() + 4, r.right() - x - 4, fm.height())
-            painter.setPen(QColor("#e3e4e8"))
+            painter.setPen(theme_color("text"))
             painter.drawText(name_rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                              fm.elidedText(index.data(), Qt.TextElideMode.ElideMiddle, name_rect.width()))
             info = QRect(x, name_rect.bottom() + 3, name_rect.width(), fm.height())
@@ -299,7 +299,7 @@ class ImageDelegate(QStyledItemDelegate):
 
     def _draw_thumb(self, painter: QPainter, box: QRect, thumb: QImage | None) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("#1f2023"))
+        painter.setBrush(theme_color("thumb_bg"))
         painter.drawRect(box)
         if thumb is None:
             return
@@ -324,7 +324,7 @@ class ImageDelegate(QStyledItemDelegate):
         painter.drawText(QRect(rect.left(), rect.top(), glyph_w, rect.height()),
                          int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), label)
         if name:
-            painter.setPen(QColor("#c9cad0"))
+            painter.setPen(theme_color("name"))
             text_rect = QRect(rect.left() + glyph_w, rect.top(), rect.width() - glyph_w - conf_w, rect.height())
             painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                              fm.elidedText(PurePosixPath(rec.path).stem, Qt.TextElideMode.ElideMiddle,

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from symnet_core.project import ImageStatus
 from symnet_gui.document.document import AnnotationDocument
 from symnet_gui.document.ops import StatusOps
-from symnet_gui.platform.style import STATUS_STYLES
+from symnet_gui.platform.style import STATUS_STYLES, theme_color
 from symnet_gui.widgets.image_list import ImageDelegate, ImageFilterProxy, ImageListModel, Roles
 from symnet_gui.widgets.thumbnails import ThumbnailCache
 
@@ -59,7 +59,7 @@ class StatusBar(QWidget):
     def paintEvent(self, event: object) -> None:
         total = sum(self.counts.values())
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#1f2023"))
+        p.fillRect(self.rect(), theme_color("thumb_bg"))
         if not total:
             return
         x = 0.0

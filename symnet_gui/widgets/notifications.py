@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from symnet_gui.platform.style import theme_color
+
 log = logging.getLogger(__name__)
 
 __all__ = ["MessagesDialog", "Notification", "NotificationCenter", "ToastArea"]
@@ -117,7 +119,8 @@ class _Toast(QFrame):
         self.setObjectName("toast")
         color = _COLORS[n.level]
         self.setStyleSheet(
-            f"#toast {{ background: #34373d; border: 1px solid #474a52; border-left: 4px solid {color};"
+            f"#toast {{ background: {theme_color('toast').name()}; border: 1px solid "
+            f"{theme_color('toast_border').name()}; border-left: 4px solid {color};"
             " border-radius: 5px; }"
             "#toast QLabel { background: transparent; }")
         lay = QHBoxLayout(self)

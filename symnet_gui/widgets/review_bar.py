@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QFont, QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 from symnet_gui.document.document import AnnotationDocument
-from symnet_gui.platform.style import status_style
+from symnet_gui.platform.style import status_style, theme_color
 
 __all__ = ["NameLabel", "ReviewBar"]
 
@@ -65,7 +65,8 @@ class NameLabel(QLabel):
             detail = ""  # the position goes first; the name is what the user reads
         name = bold.elidedText(self._name, Qt.TextElideMode.ElideMiddle,
                                max(20, room - self.fontMetrics().horizontalAdvance(detail)))
-        span = f"<span style='color:#9a9ca3'>{detail}</span>" if detail else ""
+        dim = theme_color("dim_text").name()
+        span = f"<span style='color:{dim}'>{detail}</span>" if detail else ""
         super().setText(f"<b>{name}</b>{span}".replace("  ", "&nbsp;&nbsp;"))
 
 
@@ -75,7 +76,7 @@ class ReviewBar(QWidget):
         super().__init__(parent)
         self._doc = document
         self.setAutoFillBackground(True)
-        self.setStyleSheet("ReviewBar { background: #2a2c30; border-bottom: 1px solid #1d1e21; }")
+        self.restyle()
         self.status_label = QLabel()
         self.name_label = NameLabel()
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -106,6 +107,13 @@ class ReviewBar(QWidget):
         document.records_changed.connect(lambda _k: self.refresh())
         document.project_changed.connect(self.refresh)
         self.refresh()
+
+    def restyle(self) -> None:
+        """Colours of the current theme (called again after a theme switch)."""
+        self.setStyleSheet(f"ReviewBar {{ background: {theme_color('panel').name()}; "
+                           f"border-bottom: 1px solid {theme_color('border').name()}; }}")
+        if hasattr(self, "name_label"):
+            self.refresh()
 
     def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ __all__ = ["TOOLBAR", "build_toolbar", "toolbar_icon"]
 #: action ids in order; ``|`` = separator, ``|name`` = a widget supplied by the window
 TOOLBAR = ("tool.brush", "tool.eraser", "tool.polygon", "|size", "|", "edit.undo", "edit.redo", "edit.fill_holes",
            "edit.clear", "|", "view.overlay", "|opacity", "view.uncertainty", "|", "view.fit", "view.actual", "|",
-           "model.propagate", "review.next_suggested", "file.export")
+           "model.propagate", "file.export")
 
 _SIDE = 20
 _STANDARD = {
@@ -92,17 +92,9 @@ def _actual(p: QPainter) -> None:
     p.drawText(QRectF(0, 0, 20, 20), int(Qt.AlignmentFlag.AlignCenter), "1:1")
 
 
-def _suggest(p: QPainter) -> None:
-    p.drawEllipse(QPointF(10, 10), 7, 7)
-    p.drawEllipse(QPointF(10, 10), 3.5, 3.5)
-    p.setBrush(p.pen().color())
-    p.drawEllipse(QPointF(10, 10), 1.2, 1.2)
-
-
 _DRAWN: dict[str, Callable[[QPainter], None]] = {
     "tool.brush": _brush, "tool.eraser": _eraser, "tool.polygon": _polygon, "edit.fill_holes": _fill,
     "view.overlay": _eye, "view.uncertainty": _uncertainty, "view.fit": _fit, "view.actual": _actual,
-    "review.next_suggested": _suggest,
 }
 
 

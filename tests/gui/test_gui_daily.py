@@ -231,3 +231,24 @@ def test_rgba_image_is_shown_on_the_neutral_background(qtbot, make_window, tmp_p
     left, right = image.pixelColor(5, 5), image.pixelColor(50, 5)
     assert (left.red(), left.green(), left.blue()) == TRANSPARENT_BACKGROUND, "not black"
     assert (right.red(), right.green(), right.blue()) == (20, 200, 20)
+
+
+def test_light_theme_switch_and_about(qtbot, make_window):
+    from PySide6.QtWidgets import QApplication
+
+    from symnet_gui.platform.style import apply_theme, current_theme, theme_color
+
+    w = make_window()
+    try:
+        w.commands["view.light_theme"].setChecked(True)
+        assert current_theme() == "light" and w.settings.theme == "light"
+        assert QApplication.palette().window().color().lightness() > 200
+        assert theme_color("row").lightness() > 200
+        w.commands["view.light_theme"].setChecked(False)
+        assert current_theme() == "dark" and QApplication.palette().window().color().lightness() < 80
+    finally:
+        apply_theme(QApplication.instance(), "dark")
+    w.commands["help.about"].trigger()
+    text = w.extras.about_box.text()
+    assert "symnet-annotate" in text and "License" in text and "Model:" in text and "User guide" in text
+    w.extras.about_box.close()
