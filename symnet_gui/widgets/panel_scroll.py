@@ -10,7 +10,7 @@ changes, so everything is reachable by scrolling and nothing is cut.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QScrollArea, QWidget
+from PySide6.QtWidgets import QBoxLayout, QLayout, QLayoutItem, QScrollArea, QWidget
 
 __all__ = ["PanelScroll"]
 
@@ -31,17 +31,8 @@ class PanelScroll(QScrollArea):
         lay = content.layout() if content is not None else None
         if lay is None:
             return
-        width = self.viewport().width()
-        height = lay.totalSizeHint().height()  # hint: the layout's own wish (it may squeeze below it)
-        if lay.hasHeightForWidth():
-            height = max(height, lay.totalHeightForWidth(width))
-        # what the children placed at the current width really need (a wrapped label's extra lines)
-        bottom = lay.contentsMargins().bottom()
-        for child in content.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
-            if child.isVisibleTo(content):
-                need = child.heightForWidth(child.width()) if child.hasHeightForWidth() else -1
-                height = max(height, child.y() + max(child.height(), need) + bottom)
-        if content.minimumHeight() < height or content.minimumHeight() > height + 2 * bottom + 40:
+        height = max(lay.totalMinimumSize().height(), _need(lay, self.viewport().width()))
+        if content.minimumHeight() != height:
             content.setMinimumHeight(height)
 
     def resizeEvent(self, event: object) -> None:
@@ -52,3 +43,34 @@ class PanelScroll(QScrollArea):
         if obj is self.widget() and event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Show):
             self._pending.start()  # after the layout has taken the new text into account
         return False
+
+
+def _item_height(item: QLayoutItem, width: int) -> int:
+    widget = item.widget()
+    if widget is not None:
+        if widget.isHidden():
+            return -1
+        if widget.hasHeightForWidth():
+            return max(widget.heightForWidth(width), widget.minimumSizeHint().height())
+        return widget.sizeHint().height()
+    sub = item.layout()
+    if sub is not None:
+        return _need(sub, width)
+    return item.sizeHint().height() if not item.isEmpty() else 0
+
+
+def _need(lay: QLayout, width: int) -> int:
+    """Height ``lay`` needs at ``width`` (px) with every wrapped label at its wrapped height."""
+    m = lay.contentsMargins()
+    inner = max(1, width - m.left() - m.right())
+    items = [lay.itemAt(i) for i in range(lay.count())]
+    if isinstance(lay, QBoxLayout) and lay.direction() in (QBoxLayout.Direction.TopToBottom,
+                                                            QBoxLayout.Direction.BottomToTop):
+        heights = [h for h in (_item_height(it, inner) for it in items) if h >= 0]
+        gap = lay.spacing() if lay.spacing() >= 0 else 6  # -1: the style's default (Fusion: 6)
+        return sum(heights) + max(0, len(heights) - 1) * gap + m.top() + m.bottom()
+    if isinstance(lay, QBoxLayout):  # a row: its items share the width
+        share = max(1, inner // max(1, len(items)))
+        return max([0, *(_item_height(it, share) for it in items)]) + m.top() + m.bottom()
+    hint = lay.totalHeightForWidth(width) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
+    return max(hint, lay.totalSizeHint().height())
