@@ -13,9 +13,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-__all__ = ["HEADLESS_COMMANDS", "main", "parse_args"]
+__all__ = ["EXIT_NO_GUI", "HEADLESS_COMMANDS", "main", "parse_args", "version"]
 
 HEADLESS_COMMANDS = ("propagate", "adapt", "export", "validate", "import", "models")
+EXIT_NO_GUI = 3  # the window cannot open here (missing 'gui' extra or system libraries); see system_check
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -29,7 +30,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--checkpoint", metavar="FILE", help="Sym-Net checkpoint to load (in the background)")
     p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return p.parse_args(list(argv))
+
+
+def version() -> str:
+    """The package version: ``symnet_core.__version__``, which pyproject.toml reads (single source)."""
+    from symnet_core import __version__
+
+    return __version__
 
 
 def _headless(argv: list[str]) -> int:
@@ -48,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] in HEADLESS_COMMANDS:
         return _headless(args_list)
     args = parse_args(args_list)
+    from symnet_gui.platform.system_check import gui_problem
+
+    problem = gui_problem()
+    if problem:  # no PySide6, or Qt's X11 plugin cannot load: one line, not a traceback or an abort
+        sys.stderr.write(problem + "\n")
+        return EXIT_NO_GUI
     from symnet_gui.platform.logging_setup import configure_logging
 
     configure_logging(args.verbose)

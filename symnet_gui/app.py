@@ -7,6 +7,10 @@ long before the model loads (torch is imported on the inference thread, after th
 ``{"pid": ..., "shown": T}`` to ``FILE`` when the window is first exposed on screen and adds
 ``"first_image": T`` when the first image is on the canvas; ``T`` is ``time.time()``. The file is
 replaced atomically, so a reader never sees half of it.
+
+``SYMNET_EXIT_AFTER_MODEL_LOADED=1`` (the wheel smoke test in ``.ci/run``): the app quits through
+its normal close path as soon as a model has loaded (exit status 0) or failed to load, or the demo
+folder failed (exit status 1); the outcome is logged. Use it with ``--demo`` or ``--checkpoint``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
+from symnet_core.project.atomic import atomic_write_bytes
 from symnet_gui.main_window import MainWindow
 from symnet_gui.platform.logging_setup import install_excepthooks
 from symnet_gui.platform.settings import AppSettings
@@ -30,9 +35,11 @@ from symnet_gui.platform.style import apply_theme
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REPORT_SHOWN_ENV", "ErrorBridge", "ShownReporter", "create_app", "run_gui", "start_session"]
+__all__ = ["EXIT_AFTER_MODEL_ENV", "REPORT_SHOWN_ENV", "ErrorBridge", "ExitAfterModel", "ShownReporter",
+           "create_app", "run_gui", "start_session"]
 
 REPORT_SHOWN_ENV = "SYMNET_REPORT_SHOWN"
+EXIT_AFTER_MODEL_ENV = "SYMNET_EXIT_AFTER_MODEL_LOADED"
 
 
 class ErrorBridge(QObject):
@@ -69,12 +76,30 @@ class ShownReporter(QObject):
 
     def _record(self, name: str) -> None:
         self._times[name] = time.time()
-        tmp = self._path.with_name(self._path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps({"pid": os.getpid(), **self._times}), encoding="utf-8")
-            os.replace(tmp, self._path)
+            atomic_write_bytes(self._path, json.dumps({"pid": os.getpid(), **self._times}).encode("utf-8"))
         except OSError as exc:
             log.warning("%s: cannot write %s: %s", REPORT_SHOWN_ENV, self._path, exc)
+
+
+class ExitAfterModel(QObject):
+    """Closes ``window`` once the model has loaded (exit status 0) or failed (1); see the module docstring."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self.exit_code: int | None = None
+        window.service.model_loaded.connect(lambda info: self._finish(0, f"model loaded: {info.description}"))
+        window.service.model_failed.connect(lambda err: self._finish(1, f"model failed: {err.message}"))
+        window.service.demo_failed.connect(lambda err: self._finish(1, f"demo failed: {err.message}"))
+
+    def _finish(self, code: int, message: str) -> None:
+        if self.exit_code is not None:
+            return
+        self.exit_code = code
+        log.log(logging.INFO if code == 0 else logging.ERROR, "%s=1: %s; closing", EXIT_AFTER_MODEL_ENV, message)
+        sys.stderr.write(f"symnet-annotate: {message}\n")  # the caller (a script) reads this line
+        QTimer.singleShot(0, self._window.close)
 
 
 def create_app(argv: list[str] | None = None, theme: str = "auto") -> QApplication:
@@ -149,7 +174,10 @@ def run_gui(args: argparse.Namespace) -> int:
     report_to = os.environ.get(REPORT_SHOWN_ENV, "").strip()
     if report_to:
         ShownReporter(window, report_to)
+    exit_after = ExitAfterModel(window) if os.environ.get(EXIT_AFTER_MODEL_ENV, "").strip() == "1" else None
     QTimer.singleShot(0, lambda: start_session(window, args))
     code = app.exec()
+    if exit_after is not None and exit_after.exit_code:
+        code = code or exit_after.exit_code
     log.info("exit %d", code)
     return code

@@ -50,6 +50,7 @@ import torch
 from symnet_core.cancel import CancelLike, check_cancel
 from symnet_core.inference.transforms import FIT, IGNORE_LABEL, Letterbox, image_to_model, mask_to_model
 from symnet_core.model.symnet import SymNet
+from symnet_core.project.atomic import atomic_write_stream
 from symnet_core.training.augment import TrainAugment
 from symnet_core.training.config import AugmentConfig
 from symnet_core.training.losses import symnet_loss
@@ -363,15 +364,7 @@ def save_adapted_head(
         "metadata": metadata,
         "state_dict": {k: v.detach().cpu() for k, v in state.items()},
     }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(blob, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_stream(path, lambda f: torch.save(blob, f))
     return path
 
 

@@ -63,7 +63,7 @@ def _adapt(args: argparse.Namespace) -> int:
                 if not project.supports(rec.id):
                     print(f"{rec.name}: skipped (no supports)")  # noqa: T201
                     continue
-                line = ProgressLine(f"adapt {rec.name}")
+                line = ProgressLine(f"adapt {rec.name}", quiet=args.quiet)
                 try:
                     report = adapt_class(project, rec.id, loaded.new_predictor(), config, max_side=args.max_side,
                                          progress=lambda i, n, line=line: line(i, n), cancel=cancel)  # fmt: skip

@@ -516,8 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs before each per-query measurement")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1], help="queries per forward, e.g. 1 4 16")
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=("fp32", "bf16"),
-                        help="fp32 is always measured; bf16 = the fast mode (CPU autocast)")  # fmt: skip
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=("fp32", "bf16", "fp16"),
+                        help="fp32 is always measured; bf16 = the fast mode (autocast); fp16: CUDA only")  # fmt: skip
     parser.add_argument("--image-size", type=int, default=473, help="model input S (473 PASCAL, 641 COCO)")
     parser.add_argument("--layers", type=int, default=50, choices=(50, 101))
     parser.add_argument("--checkpoint", help="time this checkpoint instead of seed-generated weights")
@@ -528,7 +528,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agreement-queries", type=int, default=50, help="query images per held-out class")
     parser.add_argument("--agreement-seed", type=int, default=2024)
     parser.add_argument("--agreement-threads", type=int, help="threads for the agreement (default: the first)")
+    gpu = parser.add_argument_group("GPU (--device cuda; symnet_core/cli/bench_gpu.py)")
+    gpu.add_argument("--device", default="cpu", help="cpu (this module's benchmark) or cuda[:N] (bench_gpu)")
+    gpu.add_argument("--image-sizes", type=int, nargs="+", default=[473, 641], help="model input sizes")
+    gpu.add_argument("--propagation", type=int, default=0, metavar="N",
+                     help="end-to-end propagation of N demo images (0: skip)")  # fmt: skip
+    gpu.add_argument("--propagation-batch", type=int, default=16)
+    gpu.add_argument("--backbone-width", type=int, help="narrower model (tests); default: the full ResNet")
+    parser.add_argument("--json", help="also write the JSON document to this file")
     args = parser.parse_args(argv)
+    if args.device != "cpu":
+        return _main_gpu(args)
+    if "fp16" in args.precisions:
+        parser.error("fp16 autocast needs --device cuda")
     precisions = tuple(dict.fromkeys(["fp32", *args.precisions]))
     batch_sizes = tuple(sorted(set(args.batch_sizes)))
     if min(batch_sizes) < 1 or min(args.threads) < 1:
@@ -587,6 +599,29 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]  # type: ignore[index]
     print(json.dumps(results, indent=2))  # noqa: T201
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+def _main_gpu(args: argparse.Namespace) -> int:
+    from symnet_core.cli import bench_gpu
+    from symnet_core.runtime import default_checkpoint
+
+    demo = args.agreement_checkpoint or (default_checkpoint() if args.agreement or args.propagation else None)
+    results = bench_gpu.run(
+        args.device, image_sizes=tuple(args.image_sizes), batch_sizes=tuple(sorted(set(args.batch_sizes))),
+        precisions=tuple(dict.fromkeys(["fp32", *args.precisions])), layers=args.layers,
+        query_hw=tuple(args.query_size), repeats=args.repeats, warmup=args.warmup,
+        model_overrides={"backbone_width": args.backbone_width} if args.backbone_width else None,
+        demo_checkpoint=demo, propagation=args.propagation, propagation_batch=args.propagation_batch,
+        agreement_queries=args.agreement_queries if args.agreement else 0, agreement_seed=args.agreement_seed,
+        say=lambda s: print(s, file=sys.stderr, flush=True),  # noqa: T201
+    )  # fmt: skip
+    results["command"] = "symnet-bench " + " ".join(sys.argv[1:])
+    print(json.dumps(results, indent=2))  # noqa: T201
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
 
 

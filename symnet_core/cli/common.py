@@ -11,6 +11,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
+
+from tqdm import tqdm
 
 log = logging.getLogger("symnet_annotate")
 
@@ -22,36 +25,54 @@ class UsageError(Exception):
 
 
 class ProgressLine:
-    """A tqdm-style progress line on stderr (redrawn in place on a terminal, every 5 s otherwise)."""
+    """Progress of a headless command on stderr, as ``progress(done, total, item)`` callbacks.
 
-    def __init__(self, label: str, stream=None) -> None:
+    On a terminal: a ``tqdm`` bar redrawn in place. Otherwise (a log file, CI): one plain line every
+    ``interval`` seconds and one at the end, in tqdm's words (``propagate:  40% 4/10 [00:02<00:03,
+    2.00img/s, a.jpg]``). ``quiet=True`` (``--quiet``) prints nothing.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None, *, quiet: bool = False,
+                 interval: float = 5.0) -> None:
         self.label = label
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self.quiet = quiet
+        self.interval = interval
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = bool(isatty and isatty())
         self.start = time.monotonic()
-        self.last = 0.0
+        self.last = float("-inf")
+        self._bar: tqdm | None = None
 
     def __call__(self, done: int, total: int | None, item: str = "") -> None:
-        now = time.monotonic()
+        if self.quiet:
+            return
         finished = total is not None and done >= total
-        if not self.tty and not finished and now - self.last < 5.0:
+        if self.tty:
+            self._draw_bar(done, total, item, finished)
+            return
+        now = time.monotonic()
+        if not finished and now - self.last < self.interval:
             return
         self.last = now
-        elapsed = now - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        if total:
-            eta = (total - done) / rate if rate > 0 else float("nan")
-            eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta == eta else "--:--:--"
-            text = f"{self.label} {done}/{total} {100 * done / total:5.1f}% {rate:.2f} img/s ETA {eta_s} {item}"
-        else:
-            text = f"{self.label} {done} {rate:.2f} img/s {item}"
-        if self.tty:
-            self.stream.write("\r" + text[:160].ljust(160))
-            if finished:
-                self.stream.write("\n")
-        else:
-            self.stream.write(text + "\n")
+        text = tqdm.format_meter(done, total, now - self.start, ncols=0, prefix=self.label, unit="img",
+                                 postfix=item or None)
+        self.stream.write(text + "\n")
         self.stream.flush()
+
+    def _draw_bar(self, done: int, total: int | None, item: str, finished: bool) -> None:
+        if self._bar is None:
+            self._bar = tqdm(total=total, desc=self.label, unit="img", file=self.stream, dynamic_ncols=True,
+                             leave=True)
+        bar = self._bar
+        if total != bar.total:
+            bar.total = total
+        if item:
+            bar.set_postfix_str(item, refresh=False)
+        bar.update(done - bar.n)
+        if finished:
+            bar.close()
+            self._bar = None
 
 
 @contextmanager
@@ -163,6 +184,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "the model input; default for their checkpoints), shrink-only = never enlarge small "
                         "images (default: what the checkpoint was evaluated with; see docs/inference.md)")
     p.add_argument("--max-side", type=int, default=1024, help="decode images with their long side ≤ this")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or info lines (errors still print)")
     p.add_argument("--batch-size", type=int, default=1,
                    help="images per forward pass (worth it on a GPU); results are still saved one by one")
 

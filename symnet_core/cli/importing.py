@@ -14,11 +14,14 @@ from symnet_core.cli.common import (
 
 
 def register(sub) -> None:
-    i = sub.add_parser("import", help="import COCO annotations or PNG masks into a project")
+    i = sub.add_parser("import", help="import COCO, PNG, YOLO, Pascal VOC, labelme or CVAT annotations")
     i.add_argument("--project", required=True, help="images folder (a project is created if there is none)")
     src = i.add_mutually_exclusive_group(required=True)
     src.add_argument("--coco")
     src.add_argument("--masks")
+    src.add_argument("--from", dest="source", help="file or folder of the --format given")
+    i.add_argument("--format", choices=("coco", "png", "yolo", "voc", "labelme", "cvat"),
+                   help="format of --from (class names are mapped to the project's classes)")
     i.add_argument("--class", dest="class_name", help="class name for binary PNG masks without classes.json")
     i.add_argument("--status", default="accepted", choices=("accepted", "edited", "predicted"))
     i.add_argument("--as-supports", action="store_true", help="also mark imported images as supports")
@@ -29,15 +32,21 @@ def _import(args: argparse.Namespace) -> int:
     from symnet_core.io import import_coco, import_png_masks, load_png_classes
     from symnet_core.project import Project, ProjectError
 
+    if args.source and not args.format:
+        from symnet_core.cli.common import UsageError
+
+        raise UsageError("--from needs --format (coco, png, yolo, voc, labelme or cvat)")
     root = Path(args.project)
     project = Project.open(root) if Project.exists(root) else Project.create(root)
     try:
         keys = [r.path for r in project.images if not r.missing]
-        if args.coco:
+        if args.source and args.format not in (None, "png"):
+            cats, masks = _import_format(args, project, keys)
+        elif args.coco:
             cats, masks = import_coco(args.coco)
         else:
             cats = load_png_classes(args.masks)
-            masks = import_png_masks(args.masks, keys, strict=False)
+            masks = import_png_masks(args.masks or args.source, keys, strict=False)
         mapping = {}
         for cat in cats or []:
             existing = project.class_by_name(cat.name)
@@ -69,5 +78,28 @@ def _import(args: argparse.Namespace) -> int:
     for s in skipped:
         print(f"  skipped: {s}")  # noqa: T201
     return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def _import_format(args: argparse.Namespace, project, keys: list[str]):
+    """``(categories, {project key or unmatched name: mask})`` from ``--from`` in ``--format``."""
+    from symnet_core.cli.common import UsageError
+    from symnet_core.io.interop import match_keys
+    from symnet_core.io.registry import import_format
+
+    if not Path(args.source).exists():
+        raise UsageError(f"{args.source}: no such file or folder")
+    sizes = {}
+    if args.format == "yolo":
+        for k in keys:
+            try:
+                sizes[k] = project.image_size(k)
+            except ValueError:
+                continue
+    try:
+        cats, masks = import_format(args.format, args.source, sizes=sizes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    matched = match_keys(masks, keys)
+    return cats, {matched.get(k, k): m for k, m in masks.items()}
 
 

@@ -56,7 +56,7 @@ def _propagate_project(args: argparse.Namespace) -> int:
     project = open_project(args.project)
     try:
         loaded = load_model(args, project.settings, [c.name for c in project.classes])
-        progress = ProgressLine("propagate")
+        progress = ProgressLine("propagate", quiet=args.quiet)
         with interrupt_sets(cancel):
             try:
                 report = propagate_project(
@@ -129,7 +129,7 @@ def _propagate_folders(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
     cancel = threading.Event()
-    progress = ProgressLine("propagate")
+    progress = ProgressLine("propagate", quiet=args.quiet)
     done = 0
     with interrupt_sets(cancel):
         for start in range(0, len(targets), max(1, args.batch_size)):

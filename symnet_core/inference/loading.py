@@ -41,6 +41,7 @@ class LoadedPredictor:
             model, p.device, text_embedder=p.text_embedder, threshold=p.threshold,  # type: ignore[attr-defined]
             use_base_learner=p.use_base_learner, precision=p.precision,  # type: ignore[attr-defined]
             resize=p.resize, model_id=p.model_id,  # type: ignore[attr-defined]
+            channels_last=p.channels_last, compile=p.compile,  # type: ignore[attr-defined]
         )
 
 

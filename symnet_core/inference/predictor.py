@@ -114,6 +114,10 @@ class Predictor:
         use_base_learner: ``False`` = meta-only (use for classes that are base classes of the
             checkpoint, which the ensemble pushes to background; spec §7).
         precision: ``"fp32"``, or ``"bf16"``/``"fp16"`` autocast (fp16 on CUDA only).
+        channels_last: NHWC memory layout for the model and its inputs; ``None`` = on CUDA only
+            (faster convolutions there, docs/performance.md "GPU"); the CPU keeps NCHW.
+        compile: wrap ``encode_query`` and ``decode`` in :func:`torch.compile` (off by default:
+            the first batch of every new shape compiles for tens of seconds).
         resize: how images are letterboxed (:mod:`symnet_core.inference.transforms`): ``"fit"`` (the
             authors' configured evaluation: every image's longer side scaled to the model input
             and floored to a multiple of 8, small images enlarged) or ``"shrink-only"`` (only
@@ -134,6 +138,8 @@ class Predictor:
         precision: str = "fp32",
         resize: str | None = None,
         model_id: str = "symnet",
+        channels_last: bool | None = None,
+        compile: bool = False,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
@@ -142,7 +148,10 @@ class Predictor:
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type != "cuda":
             raise ValueError("fp16 autocast needs a CUDA device; use bf16 on the CPU")
-        self.model = model.to(self.device).eval()
+        self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        self.compile = bool(compile)
+        self._compiled: tuple[SymNet, Callable[..., QueryEncoding], Callable[..., object]] | None = None
+        self.model = self._placed(model).eval()
         self.text_embedder = text_embedder
         self.threshold = float(threshold)
         self.use_base_learner = use_base_learner
@@ -170,6 +179,30 @@ class Predictor:
     @property
     def has_supports(self) -> bool:
         return bool(self._shots)
+
+    def _placed(self, model: SymNet) -> SymNet:
+        """``model`` on this predictor's device, in NHWC layout when :attr:`channels_last`."""
+        if self.channels_last:
+            return model.to(self.device, memory_format=torch.channels_last)
+        return model.to(self.device)
+
+    def _to_device(self, batch: list[torch.Tensor]) -> torch.Tensor:
+        """Stack CPU tensors into one batch on the device: through pinned memory with an
+        asynchronous copy on CUDA, in NHWC layout when :attr:`channels_last`."""
+        if self.device.type == "cuda":
+            pinned = torch.empty((len(batch), *batch[0].shape), dtype=batch[0].dtype, pin_memory=True)
+            x = torch.stack(batch, out=pinned).to(self.device, non_blocking=True)
+        else:
+            x = torch.stack(batch).to(self.device)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
+
+    def _functions(self) -> tuple[Callable[..., QueryEncoding], Callable[..., object]]:
+        """``(encode_query, decode)`` of the model in use, compiled once per model when :attr:`compile`."""
+        if not self.compile:
+            return self.model.encode_query, self.model.decode
+        if self._compiled is None or self._compiled[0] is not self.model:
+            self._compiled = (self.model, torch.compile(self.model.encode_query), torch.compile(self.model.decode))
+        return self._compiled[1], self._compiled[2]
 
     def _autocast(self) -> object:
         if self.precision == "fp32":
@@ -232,8 +265,8 @@ class Predictor:
         f = self.model.config.feature_size
         for i, (img, msk) in enumerate(prepared):
             box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.resize)
-            x = torch.from_numpy(image_to_model(img, box)).unsqueeze(0).to(self.device)
-            y = torch.from_numpy(mask_to_model(msk, box)).unsqueeze(0).to(self.device)
+            x = self._to_device([torch.from_numpy(image_to_model(img, box))])
+            y = self._to_device([torch.from_numpy(mask_to_model(msk, box))])
             with self._autocast():
                 enc = self.model.encode_support(x, y, text_t)
             if not bool((enc.mask_grid == 1).any()):
@@ -320,7 +353,7 @@ class Predictor:
                              f"shapes differ {wrong[:3]}")  # fmt: skip
         model = self._base_model.with_own_head()
         model.load_state_dict(state, strict=False)
-        self._use_model(model.to(self.device).eval(), dict(metadata or {}))
+        self._use_model(self._placed(model).eval(), dict(metadata or {}))
 
     def reset_head(self) -> None:
         """Back to the checkpoint's own head (supports re-encoded)."""
@@ -337,7 +370,7 @@ class Predictor:
     def _difference(self, query: QueryEncoding, shots: list[SupportEncoding]) -> torch.Tensor:
         """Foreground-minus-background score [B,1,S,S] on the model canvas (sigmoid = probability)."""
         assert self._text is not None
-        out = self.model.decode(query, shots, self._text, upsample=False)
+        out = self._functions()[1](query, shots, self._text, upsample=False)
         logits = out.final if self.use_base_learner else out.meta
         d = (logits[:, 1:2] - logits[:, 0:1]).float()
         return F.interpolate(d, size=(self.size, self.size), mode="bilinear", align_corners=True)
@@ -375,9 +408,9 @@ class Predictor:
             box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.resize)
             boxes.append(box)
             tensors.append(torch.from_numpy(image_to_model(img, box)))
-        x = torch.stack(tensors).to(self.device)
+        x = self._to_device(tensors)
         with self._autocast():
-            query = self.model.encode_query(x, with_base=self.use_base_learner)
+            query = self._functions()[0](x, with_base=self.use_base_learner)
             check_cancel(cancel)
             prob = self._canvas_probability(query)
         prob_np = prob.float().cpu().numpy()

@@ -1,4 +1,5 @@
-"""Export, import and validation of segmentation masks (COCO instances, PNG label masks). No Qt.
+"""Export, import and validation of segmentation masks (COCO instances, PNG label masks; YOLO, Pascal VOC,
+labelme and CVAT in their own subpackages, dispatched by :mod:`symnet_core.io.registry`). No Qt.
 
 Everything here works on plain data (:class:`ExportImage`, :class:`ExportCategory`, numpy label masks), so
 it does not depend on the project store. Formats and defaults: ``docs/export-formats.md``.

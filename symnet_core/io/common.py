@@ -15,7 +15,6 @@ import contextlib
 import io
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,31 +155,17 @@ def present_class_ids(label_mask: np.ndarray) -> list[int]:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``.
+    """Write ``data`` to ``path`` atomically (``symnet_core.project.atomic``: temp file, fsync, ``os.replace``,
+    folder fsync), creating parent folders first.
 
-    Parent folders are created. On any failure the temp file is removed and an existing file at ``path``
-    is left untouched.
+    On any failure the temp file is removed, an existing file at ``path`` is left untouched and
+    ``ProjectWriteError`` (an ``OSError``) naming the file is raised.
     """
+    from symnet_core.project.atomic import atomic_write_bytes as write_atomically
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if os.name == "posix":  # make the rename itself durable
-        with contextlib.suppress(OSError):
-            dfd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+    write_atomically(target, data)
 
 
 @contextlib.contextmanager

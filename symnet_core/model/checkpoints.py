@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 from symnet_core.device import resolve_device
 from symnet_core.model.config import SymNetConfig
 from symnet_core.model.symnet import SymNet
+from symnet_core.project.atomic import atomic_write_stream
 
 log = logging.getLogger(__name__)
 
@@ -268,14 +268,5 @@ def save_checkpoint(
         },
     }
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_stream(p, lambda f: torch.save(payload, f))
     return p

@@ -1,45 +1,43 @@
 """An exclusive, crash-proof lock on a project folder.
 
-The lock is an OS lock on ``.symnet/lock`` (``fcntl.flock`` on POSIX, ``msvcrt.locking`` on
-Windows), held for as long as the project is open. The operating system drops it when the
-process dies — even on ``kill -9`` or a power cut — so a crash can never leave a project locked.
-The file's *content* (pid, host, user, start time) only serves messages: who holds the lock, or
-whose stale lock is being taken over.
+The lock is an OS lock on ``.symnet/lock`` taken with the ``filelock`` library (``flock`` on POSIX,
+``LockFileEx`` on Windows, a marker-file fallback on file systems without ``flock``), held for as
+long as the project is open. The operating system drops it when the process dies — even on
+``kill -9`` or a power cut — so a crash can never leave a project locked.
 
-The lock file is never deleted (deleting a flock-ed file lets two processes "hold" different
-inodes); an empty file means "not held".
+Who holds it (pid, host, user, start time) is written, atomically, to ``.symnet/lock.holder.json``
+right after the lock is taken and removed on release; it only serves messages: who holds the lock,
+or whose stale lock is being taken over (the file is left behind only by a process that died). It is
+a separate file because the lock file's content belongs to ``filelock``.
+
+The lock file itself is never deleted (deleting a locked file lets two processes "hold" different
+inodes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import errno
 import getpass
 import json
 import logging
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from symnet_core.project.atomic import atomic_write_bytes
 from symnet_core.project.errors import ProjectLockedError, ProjectWriteError
 
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-try:  # Windows
-    import msvcrt
-except ImportError:
-    msvcrt = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import filelock
 
-__all__ = ["LOCK_FILE_NAME", "ProjectLock", "describe_holder", "pid_alive"]
+__all__ = ["HOLDER_FILE_NAME", "LOCK_FILE_NAME", "ProjectLock", "describe_holder", "pid_alive"]
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE_NAME = "lock"
-_WIN_LOCK_OFFSET = 1 << 30  # lock a byte far past the text, so readers can still read it
+HOLDER_FILE_NAME = "lock.holder.json"
 
 
 def pid_alive(pid: int) -> bool:
@@ -71,16 +69,16 @@ class ProjectLock:
 
     def __init__(self, project_dir: str | os.PathLike[str]) -> None:
         self.path = Path(project_dir) / LOCK_FILE_NAME
-        self._fd: int | None = None
+        self.holder_path = Path(project_dir) / HOLDER_FILE_NAME
+        self._lock: filelock.BaseFileLock | None = None
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._lock is not None
 
-    def _read_info(self, fd: int) -> dict[str, Any]:
+    def _read_info(self) -> dict[str, Any]:
         try:
-            os.lseek(fd, 0, os.SEEK_SET)
-            raw = os.read(fd, 4096)
+            raw = self.holder_path.read_bytes()
             info = json.loads(raw.decode("utf-8")) if raw.strip() else {}
             return info if isinstance(info, dict) else {}
         except (OSError, ValueError):
@@ -89,29 +87,27 @@ class ProjectLock:
     def acquire(self) -> None:
         """Take the lock or raise :class:`ProjectLockedError` naming the holder.
 
-        A lock file left by a dead process is taken over with a warning. Raises
+        A lock left by a dead process is taken over with a warning. Raises
         :class:`ProjectWriteError` when the lock file cannot be created (read-only folder).
         """
-        if self._fd is not None:
+        if self._lock is not None:
             raise RuntimeError("lock already held by this object")
+        import filelock  # ~0.1 s to import: only when a project is opened for writing, not at GUI start
+
+        lock = filelock.FileLock(self.path, timeout=0, thread_local=False)
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
-        except OSError as exc:
-            raise ProjectWriteError(self.path, exc, "Cannot create the project's lock file") from exc
-        try:
-            locked = _try_lock(fd)
-        except OSError:
-            os.close(fd)
-            raise
-        previous = self._read_info(fd)
-        if not locked:
-            os.close(fd)
+            lock.acquire()
+        except filelock.Timeout:
+            previous = self._read_info()
             same = previous.get("pid") == os.getpid() and previous.get("host") == socket.gethostname()
             where = "this process" if same else describe_holder(previous)
             raise ProjectLockedError(
                 f"the project of '{_folder(self.path)}' is already open in {where}; close it there first",
                 previous,
-            )
+            ) from None
+        except OSError as exc:
+            raise ProjectWriteError(self.path, exc, "Cannot create the project's lock file") from exc
+        previous = self._read_info()
         if previous.get("pid"):
             # The OS lock was free, so whoever wrote this is gone (crash or kill).
             on_this_host = previous.get("host") == socket.gethostname()
@@ -129,25 +125,21 @@ class ProjectLock:
             "started": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         try:
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(info).encode("utf-8"))
-            os.fsync(fd)
+            atomic_write_bytes(self.holder_path, json.dumps(info).encode("utf-8"))
         except OSError as exc:  # info is only for messages: a full disk must not block opening
-            log.warning("could not write lock info to %s: %s", self.path, exc)
-        self._fd = fd
+            log.warning("could not write lock holder info to %s: %s", self.holder_path, exc)
+        self._lock = lock
 
     def release(self) -> None:
-        """Release the lock (idempotent). The file stays, emptied."""
-        fd, self._fd = self._fd, None
-        if fd is None:
+        """Release the lock (idempotent). The lock file stays; the holder file is removed."""
+        lock, self._lock = self._lock, None
+        if lock is None:
             return
         try:
             with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            _unlock(fd)
+                self.holder_path.unlink(missing_ok=True)
         finally:
-            os.close(fd)
+            lock.release(force=True)
 
     def __enter__(self) -> ProjectLock:
         self.acquire()
@@ -172,34 +164,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # no login name (containers) is not an error
         return "?"
-
-
-def _try_lock(fd: int) -> bool:
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
-                return False
-            raise
-        return True
-    if msvcrt is not None:  # pragma: no cover - Windows
-        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    log.warning("no OS file locking on this platform: the project is not protected against a second writer")
-    return True  # pragma: no cover
-
-
-def _unlock(fd: int) -> None:
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    elif msvcrt is not None:  # pragma: no cover - Windows
-        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
-        with contextlib.suppress(OSError):
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)

@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from symnet_core.inference.transforms import IGNORE_LABEL
+from symnet_core.project.atomic import atomic_write_bytes
 from symnet_core.training.config import DataConfig
 from symnet_core.training.synthetic.generator import SyntheticFewShot
 
@@ -266,9 +267,7 @@ def scan_class_pixels(
             progress(i + 1, len(source))
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"n": len(source), "counts": counts}), encoding="utf-8")
-        os.replace(tmp, cache)
+        atomic_write_bytes(cache, json.dumps({"n": len(source), "counts": counts}).encode("utf-8"))
     return counts
 
 

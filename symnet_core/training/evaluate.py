@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from symnet_core.inference.transforms import IGNORE_LABEL
 from symnet_core.model.symnet import SymNet
+from symnet_core.project.atomic import atomic_write_bytes
 from symnet_core.training.augment import letterbox_sample
 from symnet_core.training.datasets import EpisodeSplit, FewShotData, RawEpisode, sample_episode
 from symnet_core.training.text import ClassTextTable
@@ -393,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = json.dumps(report, indent=1)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text, encoding="utf-8")
+        atomic_write_bytes(args.json, text.encode("utf-8"))
     summary = {"mean": report["mean"], "episodes": report["episodes"], "seeds": report["seeds"]}
     print(text if args.quiet else json.dumps(summary))  # noqa: T201 - the CLI's output
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -47,6 +48,7 @@ from symnet_core.model.backbone import extract_features
 from symnet_core.model.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
 from symnet_core.model.config import SymNetConfig
 from symnet_core.model.symnet import SymNet
+from symnet_core.project.atomic import atomic_write_bytes, atomic_write_stream
 from symnet_core.training.augment import TrainAugment, binary_foreground, semantic_foreground
 from symnet_core.training.config import TrainConfig, config_to_dict, load_config
 from symnet_core.training.datasets import EpisodeSplit, build_data, sample_episode
@@ -151,20 +153,29 @@ class BaseBatches(torch.utils.data.Dataset):
         return batch
 
 
-def _iterate(ds: torch.utils.data.Dataset, start: int, stop: int, workers: int) -> Iterator[dict[str, Any]]:
+def _as_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+
+
+def _iterate(
+    ds: torch.utils.data.Dataset, start: int, stop: int, workers: int, pin_memory: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The batches of iterations ``start … stop-1`` in order. With workers, batches become tensors
+    in the workers and, with ``pin_memory`` (CUDA), land in pinned memory for asynchronous copies."""
     if workers <= 0:
         for it in range(start, stop):
             yield ds[it]
         return
     loader = torch.utils.data.DataLoader(
         torch.utils.data.Subset(ds, range(start, stop)), batch_size=None, shuffle=False, num_workers=workers,
-        collate_fn=lambda x: x, persistent_workers=False, prefetch_factor=2,
+        collate_fn=_as_tensors, persistent_workers=False, prefetch_factor=2, pin_memory=pin_memory,
     )  # fmt: skip
     yield from loader
 
 
-def _tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device, non_blocking=True) for k, v in batch.items()}
+def _tensors(batch: dict[str, np.ndarray | torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    out = {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+    return {k: v.to(device, non_blocking=True) for k, v in out.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -288,6 +299,7 @@ def run_training(
     resume: str | Path | None = None,
     stop_after: int | None = None,
     echo: Callable[[str], None] | None = None,
+    time_budget: float | None = None,
 ) -> TrainResult:
     """Train as configured.
 
@@ -295,18 +307,26 @@ def run_training(
         resume: a ``last_state.pth`` to continue from (``"auto"``: the output directory's).
         stop_after: stop once this iteration is reached (the schedule still spans the configured
             length), writing ``last_state.pth`` for a later ``resume`` — for training in slices.
+        time_budget: wall-clock seconds for the whole run (for a lent machine). At the end of the
+            warm-up (``optim.warmup_iters`` ≥ 10) one validation is timed and ``optim.iterations``
+            is lowered, if needed, so that the rest fits: the warm-up's learning rates do not
+            depend on the total, so the result is the run of that config with the lowered
+            iteration count, which the checkpoint's ``training_config`` records. If the run still
+            overruns, it ends early as if finished (validation, ``final.pth``), marked
+            ``time_capped`` in its metadata.
     """
     threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     try:
-        return _run(cfg, resume, stop_after, echo or (lambda s: log.info("%s", s)))
+        return _run(cfg, resume, stop_after, echo or (lambda s: log.info("%s", s)), time_budget)
     finally:
         torch.set_num_threads(threads_before)
 
 
 def _run(
-    cfg: TrainConfig, resume: str | Path | None, stop_after: int | None, say: Callable[[str], None]
+    cfg: TrainConfig, resume: str | Path | None, stop_after: int | None, say: Callable[[str], None],
+    time_budget: float | None = None,
 ) -> TrainResult:
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
@@ -411,7 +431,7 @@ def _run(
         wall = round(elapsed_before + time.perf_counter() - t_start, 1)
         return {"iterations": it, "total_iterations": total, "wall_time_s": wall,
                 "process_cpu_time_s": round(time.process_time(), 1), "device": str(device),
-                "threads": torch.get_num_threads(),
+                "threads": torch.get_num_threads(), "time_budget": budget_note or None,
                 "last_losses": last_losses, "init_checkpoint": cfg.init_checkpoint,
                 "init_val": init_meta.get("val")}  # fmt: skip
 
@@ -456,13 +476,16 @@ def _run(
             state["attr_heads"] = attr_heads.state_dict()
         if use_amp:
             state["scaler"] = scaler.state_dict()
-        tmp = out_dir / (STATE_FILE + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(out_dir / STATE_FILE)
+        atomic_write_stream(out_dir / STATE_FILE, lambda f: torch.save(state, f))
 
     stop = total if stop_after is None else max(start_it, min(total, int(stop_after)))
+    # time budget: calibrate at the end of the warm-up (module docstring of run_training)
+    budget_note: dict[str, Any] = {}
+    calibrate_at = cfg.optim.warmup_iters if cfg.optim.warmup_iters >= 10 else 20
+    t_calib_from: float | None = None
     it = start_it
-    for it, batch_np in enumerate(_iterate(ds, start_it, stop, cfg.num_workers), start=start_it):
+    batches = _iterate(ds, start_it, stop, cfg.num_workers, pin_memory=device.type == "cuda")
+    for it, batch_np in enumerate(batches, start=start_it):
         lr = lr_at(it, total, cfg.optim.lr, cfg.optim.power, cfg.optim.warmup_iters)
         for g in optimizer.param_groups:
             g["lr"] = lr
@@ -506,6 +529,37 @@ def _run(
             validate(done)
         if cfg.save_every and done % cfg.save_every == 0 and done != total:
             save_state(done)
+        if time_budget is not None:
+            if done == start_it + calibrate_at // 3:
+                t_calib_from = time.perf_counter()
+            elif done == start_it + calibrate_at and t_calib_from is not None and done < total:
+                per_it = (time.perf_counter() - t_calib_from) / (calibrate_at - calibrate_at // 3)
+                tv0 = time.perf_counter()
+                validate(done)
+                t_val = time.perf_counter() - tv0
+                left = 0.8 * (time_budget - (time.perf_counter() - t_start)) - 2 * t_val - min(10.0, 0.05 * time_budget)
+                per_it_all = per_it + (t_val / cfg.val_every if cfg.val_every else 0.0)
+                fits = done + max(0, int(left / per_it_all))
+                budget_note = {"seconds": time_budget, "calibrated_at": done, "s_per_it": round(per_it, 4),
+                               "validation_s": round(t_val, 2), "configured_iterations": total}  # fmt: skip
+                if fits < total:
+                    total = stop = max(fits, done + 1)
+                    cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, iterations=total))
+                    budget_note["iterations"] = total
+                    say(f"[{cfg.stage}] time budget {time_budget:.0f} s: {per_it:.3f} s/it, validation "
+                        f"{t_val:.1f} s -> {total} iterations (optim.iterations lowered)")  # fmt: skip
+                else:
+                    say(f"[{cfg.stage}] time budget {time_budget:.0f} s: {per_it:.3f} s/it, the configured "
+                        f"{total} iterations fit")  # fmt: skip
+            if done >= stop:
+                break
+            if time.perf_counter() - t_start > time_budget:
+                budget_note["time_capped"] = True
+                say(f"[{cfg.stage}] time budget of {time_budget:.0f} s spent at iteration {done}: ending the run here")
+                total = stop = done
+                break
+    if hasattr(batches, "close"):
+        batches.close()  # ends the loader's workers when the loop stopped early
     done = it + 1 if stop > start_it else start_it
     if done < total:
         save_state(done)
@@ -522,7 +576,7 @@ def _run(
                "iterations": done, "wall_time_s": round(seconds, 1),
                "process_cpu_time_s": round(time.process_time(), 1), "threads": torch.get_num_threads(),
                "last_losses": last_losses}  # fmt: skip
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    atomic_write_bytes(out_dir / "summary.json", json.dumps(summary, indent=1).encode("utf-8"))
     say(f"[{cfg.stage}] done: {done} iterations in {_fmt_time(seconds)} (process CPU time "
         f"{_fmt_time(time.process_time())}); best val {best_score:.4f}; "
         f"wrote {final_path} and {best_path}")  # fmt: skip
@@ -578,6 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", help="override output_dir")
     p.add_argument("--device", help="override device (auto, cpu, cuda, ...)")
     p.add_argument("--quiet", action="store_true", help="warnings only")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="wall-clock budget of the run: fewer iterations if needed (see run_training)")  # fmt: skip
     return p
 
 
@@ -592,7 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides.append(f"device={args.device}")
     cfg = load_config(args.config, overrides)
     echo = None if args.quiet else (lambda s: print(s, flush=True))  # noqa: T201 - progress lines
-    run_training(cfg, resume=args.resume, stop_after=args.stop_after, echo=echo)
+    run_training(cfg, resume=args.resume, stop_after=args.stop_after, echo=echo, time_budget=args.time_budget)
     return 0
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from symnet_core.cancel import CancelLike
+from symnet_core.project.atomic import atomic_move
 from symnet_core.weights.catalogue import CatalogueEntry, guess_from_path, lookup
 from symnet_core.weights.download import DownloadProgress, sha256_file
 from symnet_core.weights.registry import ModelEntry, Registry, RegistryError, now_iso, valid_name
@@ -107,7 +108,7 @@ class ModelManager:
             final = self.directory / f"{name}{ext}"
             if final.exists():
                 raise RegistryError(f"{final} already exists and belongs to no registered model; move it away")
-            os.replace(fetched.path, final)
+            atomic_move(fetched.path, final)
         except BaseException:
             fetched.path.unlink(missing_ok=True)
             raise

@@ -5,20 +5,20 @@ overrides). Window geometry and dock layout go to ``QSettings`` (see ``main_wind
 per-project choices (threshold, meta-only) go into the project's own settings.
 
 A file that cannot be read or has wrong types never stops the app: the bad values are logged
-and replaced by defaults. Writes are atomic (temp file + ``os.replace``).
+and replaced by defaults. Writes are atomic (``symnet_core.project.atomic``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from symnet_core.project.atomic import atomic_write_bytes
 from symnet_gui.platform.paths import config_dir
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,8 @@ class AppSettings:
         path = self.path or config_dir() / "settings.yaml"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    yaml.safe_dump(self.to_dict(), fh, sort_keys=True, allow_unicode=True)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            text = yaml.safe_dump(self.to_dict(), sort_keys=True, allow_unicode=True)
+            atomic_write_bytes(path, text.encode("utf-8"))
         except OSError as exc:
             log.warning("could not save settings to %s: %s", path, exc)
             return False

@@ -1,4 +1,5 @@
-"""Export a project (COCO JSON and/or PNG label masks) off the GUI thread, then validate it.
+"""Export a project (COCO JSON, PNG label masks, YOLO, Pascal VOC, labelme, CVAT) off the GUI thread, then
+validate the COCO file.
 
 :func:`run_export` is plain Python (no Qt) and does the work; :class:`ExportTask` runs it on a
 pool thread and reports an :class:`ExportResult`. Which images are exported:
@@ -76,11 +77,13 @@ class ExportRequest:
     per_component: bool = True
     which: str = "verified"
     coco_name: str = "instances.json"
+    formats: tuple[str, ...] = ()
+    """More formats from ``symnet_core.io.registry.INSTANCE_FORMATS``, each written to ``out_dir/<format>``."""
 
     def __post_init__(self) -> None:
         if self.which not in WHICH:
             raise ValueError(f"which must be one of {WHICH}")
-        if not (self.coco or self.png):
+        if not (self.coco or self.png or self.formats):
             raise ValueError("choose at least one format")
 
 
@@ -96,6 +99,7 @@ class ExportResult:
     warnings: tuple[str, ...] = ()
     error: str = ""
     seconds: float = 0.0
+    format_dirs: tuple[str, ...] = ()
 
 
 def run_export(req: ExportRequest, progress: Callable[[int, int], None] | None = None) -> ExportResult:
@@ -137,10 +141,22 @@ def run_export(req: ExportRequest, progress: Callable[[int, int], None] | None =
             psummary = pstats.summary().replace(f"{pstats.unlabelled_skipped} unlabelled images skipped, ", "")
             parts.append(f"PNG masks: {psummary}")
             _normal_permissions([p for p in Path(png_dir).rglob("*") if p.is_file()])
+        format_dirs = []
+        for fmt in req.formats:
+            from symnet_core.io.interop import InstanceExportOptions
+            from symnet_core.io.registry import write_format
+
+            fstats = write_format(fmt, out / fmt, iter_project_images(project, req.which, warnings, progress), cats,
+                                  options=InstanceExportOptions(per_component=req.per_component),
+                                  images_root=project.images_root)
+            format_dirs.append(str(out / fmt))
+            parts.append(fstats.summary())
+            _normal_permissions([p for p in (out / fmt).rglob("*") if p.is_file()])
         if skipped := left_out(project, req.which):
             parts.append(f"Not exported: {skipped}.")
         return ExportResult(True, coco_path, png_dir, n_images, "\n".join(parts), validation, valid,
-                            tuple(dict.fromkeys(warnings)), seconds=time.monotonic() - t0)
+                            tuple(dict.fromkeys(warnings)), seconds=time.monotonic() - t0,
+                            format_dirs=tuple(format_dirs))
     except Exception as exc:
         log.exception("export to %s failed", out)
         return ExportResult(False, error=f"{type(exc).__name__}: {exc}", warnings=tuple(warnings),

@@ -1,4 +1,5 @@
-"""Export dialog (non-modal): COCO JSON (RLE or polygons) and PNG label masks, then validation."""
+"""Export dialog (non-modal): COCO JSON (RLE or polygons), PNG label masks, YOLO, Pascal VOC, labelme and CVAT,
+then validation of the COCO file."""
 
 from __future__ import annotations
 
@@ -61,6 +62,12 @@ class ExportDialog(QDialog):
 
         self.coco_check = QCheckBox("COCO instances JSON", checked=True)
         self.png_check = QCheckBox("PNG label masks (+ classes.json, labelmap.txt)")
+        self.format_checks = {
+            "yolo": QCheckBox("YOLO segmentation (images/, labels/, data.yaml)"),
+            "voc": QCheckBox("Pascal VOC (SegmentationClass/Object palette PNGs)"),
+            "labelme": QCheckBox("labelme JSON (one file per image)"),
+            "cvat": QCheckBox("CVAT for images 1.1 XML"),
+        }
         self._g1, self.rle_radio, self.poly_radio = _radio_pair(
             "Compressed RLE (exact, keeps holes — recommended)", "Polygons (for tools that cannot read RLE)",
             "pycocotools' compressed RLE: pixel-exact", "Pixel-edge polygons; objects with holes fall back to RLE")
@@ -70,14 +77,18 @@ class ExportDialog(QDialog):
             "Human-verified images only (supports, accepted, edited)",
             "Also unreviewed predictions",
             "What you painted or checked", "Adds every ‘predicted’ image; rejected ones are never exported")
-        for w in (self.rle_radio, self.poly_radio, self.comp_radio, self.class_radio):
+        for w in (self.rle_radio, self.poly_radio):
             self.coco_check.toggled.connect(w.setEnabled)
+        for check in (self.coco_check, *self.format_checks.values()):
+            check.toggled.connect(self._sync_instance_options)
 
         form = QFormLayout()
         form.addRow("Folder", out_row)
         fmt = QVBoxLayout()
         fmt.addWidget(self.coco_check)
         fmt.addWidget(self.png_check)
+        for check in self.format_checks.values():
+            fmt.addWidget(check)
         form.addRow("Formats", fmt)
         seg = QVBoxLayout()
         seg.addWidget(self.rle_radio)
@@ -118,6 +129,13 @@ class ExportDialog(QDialog):
         lay.addLayout(buttons)
         self.refresh()
 
+    @Slot()
+    def _sync_instance_options(self) -> None:
+        """The per-object / per-class choice applies to COCO, Pascal VOC, labelme and CVAT (YOLO: per object)."""
+        on = self.coco_check.isChecked() or any(c.isChecked() for c in self.format_checks.values())
+        self.comp_radio.setEnabled(on)
+        self.class_radio.setEnabled(on)
+
     def refresh(self) -> None:
         project = self._doc.project
         if project is not None and not self.out_edit.text():
@@ -146,12 +164,13 @@ class ExportDialog(QDialog):
             self.status_label.setText("Choose a folder outside the images folder (exported PNGs would be "
                                       "listed as images next time).")
             return False
-        if not (self.coco_check.isChecked() or self.png_check.isChecked()):
+        formats = tuple(name for name, check in self.format_checks.items() if check.isChecked())
+        if not (self.coco_check.isChecked() or self.png_check.isChecked() or formats):
             self.status_label.setText("Choose at least one format.")
             return False
         req = ExportRequest(project, out, coco=self.coco_check.isChecked(), png=self.png_check.isChecked(),
                             polygons=self.poly_radio.isChecked(), per_component=self.comp_radio.isChecked(),
-                            which="all" if self.all_radio.isChecked() else "verified")
+                            which="all" if self.all_radio.isChecked() else "verified", formats=formats)
         self.task.start(req)
         self.export_button.setEnabled(False)
         self.progress.setVisible(True)
@@ -172,7 +191,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(True)
         lines = []
         if result.ok:
-            where = [p for p in (result.coco_path, result.png_dir) if p]
+            where = [p for p in (result.coco_path, result.png_dir, *result.format_dirs) if p]
             lines += [f"Written in {result.seconds:.1f} s:", *(f"  {p}" for p in where), "", result.summary]
             if result.validation:
                 lines += ["", "Validation (pycocotools):", result.validation]

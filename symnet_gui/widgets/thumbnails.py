@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
+from symnet_core.project.atomic import atomic_write_bytes
 from symnet_gui.platform.paths import cache_dir
 from symnet_gui.services.image_loader import rgb_to_qimage
 
@@ -150,6 +150,14 @@ def _disk_name(path: Path, side: int) -> str | None:
     return hashlib.sha1(raw.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest() + ".png"
 
 
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    """PNG file bytes of an ``HxWx3`` uint8 RGB image."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError("PNG encoding failed")
+    return buf.tobytes()
+
+
 def _base_rgb(project: Project, key: str, side: int, disk: Path) -> np.ndarray:
     path = project.image_path(key)
     name = _disk_name(path, side)
@@ -164,9 +172,7 @@ def _base_rgb(project: Project, key: str, side: int, disk: Path) -> np.ndarray:
     if cached is not None:
         try:
             disk.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.png")
-            if rgb_to_qimage(rgb).save(str(tmp), "PNG"):
-                os.replace(tmp, cached)
+            atomic_write_bytes(cached, _png_bytes(rgb))
         except OSError as exc:
             log.debug("thumbnail cache not written: %s", exc)
     return rgb

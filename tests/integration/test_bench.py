@@ -154,3 +154,21 @@ def test_dataset_from_metadata_rebuilds_the_dataset(dataset: SyntheticFewShot) -
     assert (img_a == img_b).all() and (lab_a == lab_b).all()
     with pytest.raises(ValueError, match="synthetic"):
         bench.dataset_from_metadata({"data": {"kind": "pascal"}})
+
+
+def test_gpu_benchmark_code_paths_on_the_cpu() -> None:
+    """``symnet_core.cli.bench_gpu`` (``symnet-bench --device cuda``) runs on the CPU for this test only;
+    tests/test_gpu.py runs it on a GPU."""
+    from symnet_core.cli import bench_gpu
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        r = bench_gpu.run("cpu", image_sizes=(65,), batch_sizes=(1, 2), precisions=("fp32",), layers=50,
+                          query_hw=(40, 50), repeats=1, warmup=0, model_overrides={"backbone_width": 8})  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    row = r["model_only"]["65"]["fp32"]["2"]
+    assert row["queries_per_s"] > 0 and row["ms_per_query"] == pytest.approx(row["ms_per_forward"] / 2, rel=0.01)
+    assert r["channels_last"]["speedup_nhwc"] > 0
+    assert r["predictor"]["65"]["fp32"]["images"] == 8

@@ -273,3 +273,16 @@ def test_demo_checkpoint_reaches_documented_miou():
     assert r.miou_prior == pytest.approx(sub["miou_prior"], abs=0.02)
     assert r.miou > r.miou_prior + 0.1
     assert np.isfinite(r.fbiou)
+
+
+def test_time_budget_lowers_the_iterations_and_records_them(tmp_path):
+    cfg = tiny_config(tmp_path, "meta", val_episodes=4, num_workers=1, data__synthetic__val_items=6,
+                      eval__batch_size=6, optim={"iterations": 100_000, "batch_size": 2, "lr": 0.05,
+                                                 "warmup_iters": 10})  # fmt: skip
+    result = run_training(cfg, time_budget=20.0)
+    assert 10 < result.iterations < 100_000
+    info, _ = read_checkpoint(result.final)
+    assert info.metadata["training_config"]["optim"]["iterations"] == result.iterations
+    note = info.metadata["train"]["time_budget"]
+    assert note["configured_iterations"] == 100_000 and note["calibrated_at"] == 10
+    assert note["iterations"] == result.iterations

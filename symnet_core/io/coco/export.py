@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -34,11 +33,9 @@ from symnet_core.io.common import (
     check_categories,
     present_class_ids,
 )
+from symnet_core.io.polygons import component_polygon, components
 
 logger = logging.getLogger(__name__)
-
-_DILATE_KERNEL = np.ones((3, 3), np.uint8)
-
 
 @dataclass(frozen=True)
 class CocoExportOptions:
@@ -135,44 +132,6 @@ class _Counter:
 # --------------------------------------------------------------------------------------------- polygons
 
 
-def component_polygon(component: np.ndarray, tolerance: float = 0.0) -> tuple[list[float] | None, bool]:
-    """Outline of ONE 8-connected component as a flat COCO polygon ``[x1, y1, x2, y2, ...]``.
-
-    Args:
-        component: ``HxW`` bool/uint8 mask holding exactly one 8-connected component (any crop).
-        tolerance: ``cv2.approxPolyDP`` epsilon in pixels; 0 keeps the exact outline.
-
-    Returns:
-        ``(polygon, has_holes)``. Coordinates are in COCO's continuous frame of the given array (pixel
-        ``(x, y)`` covers ``[x, x+1) x [y, y+1)``). The outline follows pixel *edges*, so pycocotools,
-        which samples pixel centres ``(x+0.5, y+0.5)``, rasterises it back to exactly ``component`` (holes
-        filled). ``polygon`` is None if fewer than 3 points remain.
-
-    How: the mask is drawn on the doubled "inter-pixel" grid (corners and edge midpoints at even/odd
-    indices, pixel centres at odd/odd), each pixel covering its closed 3x3 cell block; ``cv2.findContours``
-    traces that, and dividing by 2 maps grid indices to COCO coordinates. At concave corners the trace
-    cuts a half-pixel triangle that contains no pixel centre, so the rasterisation is unchanged.
-    """
-    m = np.asarray(component, dtype=np.uint8)
-    h, w = m.shape
-    grid = np.zeros((2 * h + 3, 2 * w + 3), np.uint8)  # one cell of zero padding on each side
-    grid[2 : 2 * h + 1 : 2, 2 : 2 * w + 1 : 2] = m
-    grid = cv2.dilate(grid, _DILATE_KERNEL)
-    contours, hierarchy = cv2.findContours(grid, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None, False
-    has_holes = bool(np.any(hierarchy[0][:, 3] != -1))
-    outer = [c for c, hh in zip(contours, hierarchy[0], strict=True) if hh[3] == -1]
-    outer_c = max(outer, key=lambda c: len(c))
-    pts = (outer_c.reshape(-1, 2).astype(np.float64) - 1.0) / 2.0
-    if tolerance > 0 and len(pts) > 3:
-        simplified = cv2.approxPolyDP(pts.reshape(-1, 1, 2).astype(np.float32), float(tolerance), True)
-        pts = simplified.reshape(-1, 2).astype(np.float64)
-    if len(pts) < 3:
-        return None, has_holes
-    return [float(v) for v in pts.ravel()], has_holes
-
-
 def _polygon_rle(polys: list[list[float]], h: int, w: int) -> dict[str, Any]:
     return mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
 
@@ -262,16 +221,11 @@ def _rle_json(rle: dict[str, Any]) -> dict[str, Any]:
 
 def _components(class_mask: np.ndarray, min_area: int, counter: _Counter) -> list[tuple[np.ndarray, int, int]]:
     """8-connected components of a bool ``HxW`` mask as ``(crop uint8, x0, y0)`` in raster-scan order."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(class_mask.view(np.uint8), connectivity=8)
-    out = []
-    for k in range(1, n):
-        x0, y0, cw, ch, area = (int(v) for v in stats[k])
-        if area < min_area:
-            counter.add("components_below_min_area")
-            continue
-        crop = (labels[y0 : y0 + ch, x0 : x0 + cw] == k).astype(np.uint8)
-        out.append((crop, x0, y0))
-    return out
+    dropped: list[int] = []
+    comps = components(class_mask, min_area, dropped)
+    if dropped[0]:
+        counter.add("components_below_min_area", dropped[0])
+    return [(c.crop, c.x0, c.y0) for c in comps]
 
 
 def _image_annotations(

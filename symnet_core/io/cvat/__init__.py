@@ -1,0 +1,1 @@
+"""cvat export and import (see docs/export-formats.md)."""

@@ -1,0 +1,1 @@
+"""labelme export and import (see docs/export-formats.md)."""

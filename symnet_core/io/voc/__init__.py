@@ -1,0 +1,1 @@
+"""voc export and import (see docs/export-formats.md)."""

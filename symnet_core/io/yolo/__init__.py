@@ -1,0 +1,1 @@
+"""yolo export and import (see docs/export-formats.md)."""
