@@ -31,7 +31,7 @@ class PanelScroll(QScrollArea):
         lay = content.layout() if content is not None else None
         if lay is None:
             return
-        height = max(lay.totalMinimumSize().height(), _need(lay, self.viewport().width()))
+        height = _need(lay, self.viewport().width())
         if content.minimumHeight() != height:
             content.setMinimumHeight(height)
 
@@ -51,8 +51,10 @@ def _item_height(item: QLayoutItem, width: int) -> int:
         if widget.isHidden():
             return -1
         if widget.hasHeightForWidth():
-            return max(widget.heightForWidth(width), widget.minimumSizeHint().height())
-        return widget.sizeHint().height()
+            return widget.heightForWidth(width)  # (a wrapped label's minimum hint assumes a narrow width)
+        # what it cannot do without (a list scrolls by itself; a fixed height is respected)
+        need = max(widget.minimumSizeHint().height(), widget.minimumHeight())
+        return min(need, widget.maximumHeight())
     sub = item.layout()
     if sub is not None:
         return _need(sub, width)
