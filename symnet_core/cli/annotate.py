@@ -2,7 +2,8 @@
 ``models``.
 
 Exit codes: 0 success; 1 finished but something failed (unreadable images, invalid export);
-2 bad usage or input (no project, unusable checkpoint, no supports); 130 interrupted (Ctrl+C —
+2 could not run: bad usage or input (no project, unusable checkpoint, no supports), a locked,
+damaged or unsafe project, a failed write (full disk) — one line naming the file; 130 interrupted (Ctrl+C —
 everything finished so far is saved; a project run resumes when started again).
 
 This module never imports Qt; ``symnet_gui.__main__`` hands these subcommands over without
@@ -16,7 +17,7 @@ import logging
 import sys
 
 from symnet_core.cli import adapt, export, importing, models, propagate
-from symnet_core.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from symnet_core.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, could_not_run
 
 SUBCOMMANDS = ("propagate", "adapt", "export", "validate", "import", "models")
 _MODULES = (propagate, adapt, export, importing, models)
@@ -37,12 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(message)s")
     try:
         return args.run(args)
-    except UsageError as exc:
-        print(f"symnet-annotate {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)  # noqa: T201
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        message = could_not_run(exc)
+        if message is None:
+            raise  # a bug: keep its traceback
+        if args.verbose and not isinstance(exc, UsageError):
+            logging.getLogger("symnet_annotate").exception("details")
+        print(f"symnet-annotate {args.command}: error: {message}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

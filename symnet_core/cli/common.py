@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -17,11 +18,56 @@ from tqdm import tqdm
 
 log = logging.getLogger("symnet_annotate")
 
+# Read by OpenMP when torch loads it, so it must be set before: the CLI modules import this
+# module first and torch only inside the commands. A value set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
     """Bad arguments or unusable input: printed without a traceback, exit code 2."""
+
+
+def could_not_run(exc: BaseException) -> str | None:
+    """The one-line message for an error that means "the command could not run" (exit 2), or
+    None for an unexpected error (a bug: the caller lets its traceback show).
+
+    Project errors (locked, damaged, unsafe paths, failed writes such as a full disk) and OS
+    errors name their file and what to do; nothing already saved is lost when they happen (the
+    journal and atomic writes guarantee it).
+    """
+    from symnet_core.io.images import ImageReadError
+    from symnet_core.project import ProjectError
+
+    if isinstance(exc, (UsageError, ProjectError, ImageReadError)):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory (try a smaller --max-side or --batch-size)"
+    if isinstance(exc, OSError):
+        import errno
+
+        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        hint = {
+            errno.ENOSPC: "the disk is full: free some space and run the command again",
+            errno.EDQUOT: "the disk quota is exceeded: free some space and run the command again",
+            errno.EACCES: "permission denied: check that the folder is writable/readable by you",
+            errno.EROFS: "the file system is read-only: choose another output folder",
+        }.get(exc.errno or -1, "check the file and run the command again")
+        return f"{exc.strerror or exc}:{where or ' (no file named)'}; {hint}; everything written before is kept"
+    return None
+
+
+def close_project(project) -> None:
+    """Close after a run: save, and when saving fails (full disk...) release the lock anyway,
+    since the journal already holds every change (the next open replays it)."""
+    from symnet_core.project import ProjectWriteError
+
+    try:
+        project.close()
+    except ProjectWriteError as exc:
+        log.error("%s; the journal keeps every change until the next open", exc)
+        project.close(save=False)
 
 
 class ProgressLine:
@@ -143,6 +189,7 @@ def load_model(args: argparse.Namespace, project_settings: dict | None = None, c
     from symnet_core.inference.text_embeddings import TextEncoderUnavailable
     from symnet_core.model.checkpoints import CheckpointError
 
+    log.debug("torch threads: %d", set_threads(getattr(args, "threads", None)))
     named, entry = _resolve_named_model(args, project_settings)
     ckpt = named or args.checkpoint or (project_settings or {}).get("checkpoint") or default_checkpoint()
     if not ckpt:
@@ -187,5 +234,36 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or info lines (errors still print)")
     p.add_argument("--batch-size", type=int, default=1,
                    help="images per forward pass (worth it on a GPU); results are still saved one by one")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for the model (default: physical cores, see set_threads)")
+
+
+def physical_cores() -> int:
+    """Physical CPU cores available to this process (Linux: distinct cores in the affinity mask,
+    from sysfs topology; elsewhere: ``os.cpu_count()``)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = set()
+    for cpu in cpus:
+        try:
+            with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/core_cpus_list", encoding="ascii") as f:
+                cores.add(f.read().strip())
+        except OSError:
+            cores.add(str(cpu))
+    return max(1, len(cores) if cores else (os.cpu_count() or 1))
+
+
+def set_threads(n: int | None) -> int:
+    """Threads for torch's CPU kernels: ``n``, else the physical cores. Returns the count used.
+
+    ``OMP_WAIT_POLICY=PASSIVE`` is set when this module is imported (before torch loads OpenMP),
+    as the GUI worker does: spinning OpenMP threads made throughput fall ~40x when another
+    process held a core."""
+    if n is not None and n < 1:
+        raise UsageError(f"--threads must be >= 1, got {n}")
+    count = n or physical_cores()
+    import torch
+
+    torch.set_num_threads(count)
+    return count
 
 

@@ -85,6 +85,8 @@ def _export(args: argparse.Namespace) -> int:
         project.close(save=False)
     for w in dict.fromkeys(warnings):
         print(f"  warning: {w}")  # noqa: T201
+    if any(": skipped, its mask cannot be used" in w for w in warnings):
+        status = EXIT_PARTIAL  # some images could not be exported (named above)
     return status
 
 

@@ -15,10 +15,18 @@ from symnet_core.cli.common import (
     ProgressLine,
     UsageError,
     add_model_args,
+    close_project,
     interrupt_sets,
     load_model,
     log,
     open_project,
+)
+from symnet_core.cli.propagate_distributed import (
+    add_distributed_args,
+    folder_targets,
+    run_folders_ray,
+    run_project,
+    uses_distributed,
 )
 
 
@@ -35,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--loader-workers", type=int, default=0,
                    help="--project: threads decoding the next batches while the model runs (GPU: try 4)")
     add_model_args(p)
+    add_distributed_args(p)
     p.set_defaults(run=run)
 
 
@@ -43,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.project and any(folder_args):
         raise UsageError("use either --project or --supports/--masks/--images/--class/--out")
     if args.project:
-        return _propagate_project(args)
+        return run_project(args) if uses_distributed(args) else _propagate_project(args)
+    if args.merge_shards:
+        raise UsageError("--merge-shards needs --project")
     if not all(folder_args):
         raise UsageError("propagate needs --project DIR, or all of --supports --masks --images --class --out")
     return _propagate_folders(args)
@@ -67,7 +78,7 @@ def _propagate_project(args: argparse.Namespace) -> int:
             except PropagationError as exc:
                 raise UsageError(str(exc)) from exc
     finally:
-        project.close()
+        close_project(project)
     print(report.summary())  # noqa: T201
     for key, why in {**report.unreadable, **report.failed}.items():
         print(f"  not predicted: {key}: {why}")  # noqa: T201
@@ -92,6 +103,7 @@ def _propagate_folders(args: argparse.Namespace) -> int:
     import cv2
 
     from symnet_core.io.images import ImageReadError, list_images, read_image
+    from symnet_core.workflows.prediction_steps import binary_mask
 
     sup_dir, mask_dir, img_dir, out_dir = map(Path, (args.supports, args.masks, args.images, args.out))
     for d, what in ((sup_dir, "--supports"), (mask_dir, "--masks"), (img_dir, "--images")):
@@ -118,6 +130,13 @@ def _propagate_folders(args: argparse.Namespace) -> int:
         sup_masks.append(mask)
     if not sup_images:
         raise UsageError(f"no support image in {sup_dir} has a mask in {mask_dir} (same relative name, .png)")
+    all_images = list_images(img_dir)
+    names = output_names(all_images)  # over the whole folder, so every shard names a mask the same way
+    targets = folder_targets(args, all_images)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.engine == "ray":
+        return run_folders_ray(args, sup_images, sup_masks, targets, lambda rel, mask: _write_png_atomic(
+            out_dir / names[rel], mask))
     loaded = load_model(args, class_names=[args.class_name])
     try:
         summary = loaded.predictor.set_supports(sup_images, sup_masks, args.class_name)
@@ -125,9 +144,8 @@ def _propagate_folders(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     for w in summary.warnings:
         log.warning("%s", w)
-    targets = list_images(img_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
+    written = 0
     cancel = threading.Event()
     progress = ProgressLine("propagate", quiet=args.quiet)
     done = 0
@@ -154,22 +172,45 @@ def _propagate_folders(args: argparse.Namespace) -> int:
                     failed[rel] = f"{type(exc).__name__}: {exc}"
                 loaded_imgs = []
             for (rel, img), pred in zip(loaded_imgs, preds, strict=True):
-                mask = pred.mask.astype(np.uint8) * 255
-                if (mask.shape[1], mask.shape[0]) != img.full_size:
-                    mask = cv2.resize(mask, img.full_size, interpolation=cv2.INTER_NEAREST)
+                mask = binary_mask(pred, img.full_size)
                 try:
-                    _write_png_atomic((out_dir / rel).with_suffix(".png"), mask)
+                    _write_png_atomic(out_dir / names[rel], mask)
                 except OSError as exc:
                     failed[rel] = f"cannot write the mask: {exc}"
+                else:
+                    written += 1
             done += len(chunk)
             progress(done, len(targets), chunk[-1])
-    ok = done - len(failed)
-    print(f"{ok}/{len(targets)} masks written to {out_dir}" + (" (interrupted)" if cancel.is_set() else ""))  # noqa: T201
+    print(f"{written}/{len(targets)} masks written to {out_dir}"  # noqa: T201
+          + (" (interrupted)" if cancel.is_set() else ""))
+    renamed = {rel: n for rel, n in names.items() if n != str(Path(rel).with_suffix(".png"))}
+    if renamed:
+        print(f"  {len(renamed)} images share a name up to the extension; their masks keep it:")  # noqa: T201
+        for rel, n in renamed.items():
+            print(f"    {rel} -> {n}")  # noqa: T201
     for rel, why in failed.items():
         print(f"  not predicted: {rel}: {why}")  # noqa: T201
     if cancel.is_set():
         return EXIT_INTERRUPTED
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def output_names(targets: list[str]) -> dict[str, str]:
+    """``{image rel path: mask rel path}``: ``a/x.jpg -> a/x.png``, except where two images would get
+    the same mask name (``x.bmp`` and ``x.webp``; compared case-insensitively, as some file systems
+    do): those keep their extension (``x.bmp.png``, ``x.webp.png``), so no mask overwrites another."""
+    plain = {rel: str(Path(rel).with_suffix(".png")) for rel in targets}
+    users: dict[str, int] = {}
+    for name in plain.values():
+        users[name.casefold()] = users.get(name.casefold(), 0) + 1
+    out = {rel: (f"{rel}.png" if users[name.casefold()] > 1 else name) for rel, name in plain.items()}
+    seen: dict[str, list[str]] = {}
+    for rel, name in out.items():
+        seen.setdefault(name.casefold(), []).append(rel)
+    clashes = [" and ".join(rels) for rels in seen.values() if len(rels) > 1]
+    if clashes:
+        raise UsageError(f"these images would write the same mask file; rename one of each: {'; '.join(clashes)}")
+    return out
 
 
 def _write_png_atomic(path: Path, mask: np.ndarray) -> None:

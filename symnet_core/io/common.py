@@ -15,6 +15,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +167,25 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, data)
+
+
+_STALE_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
+    """Delete the temporary files that :func:`atomic_write_bytes` leaves when the process is killed
+    mid-write (``.<name>.<8 random chars>.tmp``) anywhere below ``folder``; returns how many.
+    Call it before writing into a folder again (an export run owns its output folder)."""
+    removed = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            if _STALE_TEMP.match(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(dirpath, name))
+                    removed += 1
+    if removed:
+        logger.info("removed %d temporary file(s) left by an interrupted export in %s", removed, folder)
+    return removed
 
 
 @contextlib.contextmanager

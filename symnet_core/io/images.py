@@ -49,14 +49,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from symnet_core.io.folders import SUPPORTED_EXTENSIONS, list_images, natural_key
 
 __all__ = [
     "MAX_PIXELS",
@@ -64,17 +63,17 @@ __all__ = [
     "TRANSPARENT_BACKGROUND",
     "ImageReadError",
     "LoadedImage",
+    "apply_pixel_limit",
     "composite_on_background",
     "list_images",
     "natural_key",
+    "pil_to_array",
+    "pixel_limit_error",
     "read_image",
     "read_image_size",
 ]
 
 log = logging.getLogger(__name__)
-
-#: File extensions (lower case) that :func:`list_images` picks up.
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
 #: Largest image (width * height, full resolution) that is read. Real photos reach ~200 MP
 #: (medium-format / stitched); beyond that a crafted header is more likely than a photo.
@@ -128,11 +127,30 @@ class LoadedImage:
         return self.size[0] / self.full_size[0]
 
 
-def _ensure_pil_limit() -> None:
-    # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that. We apply our own,
-    # clearer limit, so only raise Pillow's default (never lower a limit someone else set).
+def apply_pixel_limit() -> None:
+    """Make Pillow accept every image up to :data:`MAX_PIXELS` (the one size policy).
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` (default ~89 MP) and refuses above twice that,
+    so a mask written for an accepted 150 MP image could not be read back. Every reader of
+    image or mask files (images, project masks, PNG/COCO import) calls this before
+    ``Image.open`` and then refuses anything above :data:`MAX_PIXELS` itself, with a clear
+    message. It only raises Pillow's limit, never lowers one set by someone else.
+    OpenCV's own limit (``CV_IO_MAX_IMAGE_PIXELS``, 2^30 by default) is above ours.
+    """
     if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def pixel_limit_error(width: int, height: int) -> str | None:
+    """Why a ``width x height`` image is refused by the size policy, or None when it is accepted."""
+    if width <= 0 or height <= 0:
+        return f"invalid size {width}x{height}"
+    if width * height > MAX_PIXELS:
+        return f"{width}x{height} = {width * height / 1e6:.0f} MP exceeds the limit of {MAX_PIXELS / 1e6:.0f} MP"
+    return None
+
+
+_ensure_pil_limit = apply_pixel_limit
 
 
 def _describe(exc: BaseException) -> str:
@@ -156,19 +174,18 @@ def _open(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageReadError(p, "the file is empty (0 bytes)")
     try:
         im = Image.open(p)
+    except PermissionError as exc:
+        raise ImageReadError(p, f"permission denied: the file is not readable by this user ({exc.strerror})") from None
     except UnidentifiedImageError:
         raise ImageReadError(p, "not an image, or an unsupported image format") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(p, f"too many pixels ({_describe(exc)})") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(p, f"corrupt image header ({_describe(exc)})") from exc
-    w, h = im.size
-    if w <= 0 or h <= 0:
+    why = pixel_limit_error(*im.size)
+    if why:
         im.close()
-        raise ImageReadError(p, f"invalid size {w}x{h}")
-    if w * h > MAX_PIXELS:
-        im.close()
-        raise ImageReadError(p, f"{w}x{h} = {w * h / 1e6:.0f} MP exceeds the limit of {MAX_PIXELS / 1e6:.0f} MP")
+        raise ImageReadError(p, why)
     return im
 
 
@@ -308,6 +325,12 @@ def _resize_to_fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
 # --- mode conversions ---------------------------------------------------------------------
 
 
+def pil_to_array(im: Image.Image) -> np.ndarray:
+    """``np.asarray(im)`` of a loaded image, band by band into one array (no transient full copies):
+    the peak is the Pillow image plus the result, not three full copies."""
+    return _to_array(im)
+
+
 def _to_array(im: Image.Image) -> np.ndarray:
     """``np.asarray(im)`` without its transient copies (``tobytes`` joins a second full copy):
     large images are copied band by band into one preallocated array."""
@@ -416,54 +439,3 @@ def _float_to_uint8(a: np.ndarray) -> np.ndarray:
     out = _chunked_scale(np.nan_to_num(clean, nan=lo), lo, hi)
     out[~finite] = 0
     return out
-
-
-# --- folder listing -----------------------------------------------------------------------
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(rel_path: str) -> tuple[tuple[object, ...], ...]:
-    """Sort key: per path component, digit runs compare as numbers, text case-insensitively.
-
-    ``img2.png < img10.png``; ``a/b.png`` sorts with the other files of ``a/``.
-    """
-    parts = []
-    for comp in rel_path.split("/"):
-        pieces = _DIGITS.split(comp.casefold())
-        parts.append(tuple(int(x) if i % 2 else x for i, x in enumerate(pieces)))
-    return (*parts, (rel_path,))
-
-
-def _walk(root: str, rel: str, recursive: bool) -> Iterator[str]:
-    try:
-        entries = list(os.scandir(os.path.join(root, rel) if rel else root))
-    except OSError as exc:
-        log.warning("skipping unreadable folder %s: %s", os.path.join(root, rel), exc)
-        return
-    for entry in entries:
-        if entry.name.startswith("."):  # hidden files and the project's own .symnet/
-            continue
-        child = f"{rel}/{entry.name}" if rel else entry.name
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                if recursive:
-                    yield from _walk(root, child, recursive)
-            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
-                yield child
-        except OSError as exc:
-            log.warning("skipping %s: %s", entry.path, exc)
-
-
-def list_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[str]:
-    """Image files under ``folder`` as relative POSIX paths, naturally sorted.
-
-    Picks files by extension (:data:`SUPPORTED_EXTENSIONS`, case-insensitive) without opening
-    them. Skips hidden files and folders (names starting with ``.``, which includes the project
-    folder ``.symnet``) and does not follow symlinked folders (no cycles); symlinked files are
-    listed. Unreadable sub-folders are logged and skipped.
-    """
-    root = os.fspath(Path(folder))
-    if not os.path.isdir(root):
-        raise NotADirectoryError(f"not a folder: {root}")
-    return sorted(_walk(root, "", recursive), key=natural_key)

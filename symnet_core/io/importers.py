@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -16,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as mask_utils
 
 from symnet_core.io.common import (
@@ -27,6 +28,7 @@ from symnet_core.io.common import (
     mask_dtype_for,
     rle_string_counts,
 )
+from symnet_core.io.images import apply_pixel_limit, pixel_limit_error
 from symnet_core.io.png.export import FORMAT_ID, LABELMAP_NAME, MANIFEST_NAME, MASKS_DIR
 
 logger = logging.getLogger(__name__)
@@ -92,7 +94,15 @@ def read_label_png(
         if not 0 <= v <= MAX_CLASS_ID:
             raise ValueError(f"class id {v} in the class map is outside 0..{MAX_CLASS_ID}")
     where = os.fspath(path)
-    with Image.open(path) as im:
+    apply_pixel_limit()
+    try:
+        im = Image.open(path)
+    except (Image.DecompressionBombError, UnidentifiedImageError) as e:
+        raise ValueError(f"{where}: not a readable mask image ({e})") from e
+    with im:
+        why = pixel_limit_error(*im.size)
+        if why:
+            raise ValueError(f"{where}: mask refused: {why}")
         im.load()
         if im.mode == "P" and colour_map:
             im = im.convert("RGBA")
@@ -258,6 +268,11 @@ def _annotation_rle(ann: Mapping[str, Any], h: int, w: int, where: str) -> dict[
             logger.warning("%s: dropped %d polygon(s) with fewer than 3 points", where, len(segm) - len(rings))
         if not rings:
             return None
+        for ring in rings:  # pycocotools crashes (segfault) on NaN or huge coordinates
+            if not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in ring
+            ) or min(ring) < -1 or max(ring[0::2]) > w + 1 or max(ring[1::2]) > h + 1:
+                raise ValueError(f"{where}: polygon coordinates must be finite numbers inside the {w}x{h} image")
         return mask_utils.merge(mask_utils.frPyObjects(rings, h, w))
     if not isinstance(segm, dict) or "counts" not in segm or "size" not in segm:
         raise ValueError(f"{where}: unsupported segmentation {str(segm)[:60]!r}")
@@ -338,7 +353,11 @@ def import_coco(
         if fn in names:
             raise ValueError(f"duplicate file_name {fn!r} in {os.fspath(json_path)}")
         names.add(fn)
-        images[img.get("id")] = (fn, int(img["height"]), int(img["width"]))
+        h, w = int(img["height"]), int(img["width"])
+        why = pixel_limit_error(w, h)
+        if why:
+            raise ValueError(f"image id {img.get('id')} ({fn}): {why}")
+        images[img.get("id")] = (fn, h, w)
 
     per_image: dict[Any, list[tuple[dict[str, Any], int, str]]] = defaultdict(list)
     for ann in data.get("annotations", []):

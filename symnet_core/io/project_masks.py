@@ -73,7 +73,12 @@ def iter_project_images(
             if warnings is not None:
                 warnings.append(f"{rec.path}: skipped ({exc})")
             continue
-        mask = _mask_for(project, rec.path, rec.status, (w, h)) if included(rec.status, which) else None
+        try:
+            mask = _mask_for(project, rec.path, rec.status, (w, h)) if included(rec.status, which) else None
+        except ValueError as exc:  # a damaged or unsafe mask file: report it, export the others
+            if warnings is not None:
+                warnings.append(f"{rec.path}: skipped, its mask cannot be used ({exc})")
+            continue
         yield ExportImage(rec.path, w, h, mask)
 
 
@@ -86,10 +91,21 @@ class ProjectMasks(Mapping[str, np.ndarray]):
 
     def __getitem__(self, key: str) -> np.ndarray:
         status = self._status[key]
-        mask = _mask_for(self._project, key, status, self._project.image_size(key))
+        try:
+            mask = _mask_for(self._project, key, status, self._project.image_size(key))
+        except ValueError:  # damaged mask or image: skipped by the export too (reported there)
+            raise KeyError(key) from None
         if mask is None:
             raise KeyError(key)
         return mask
+
+    def items(self) -> Iterator[tuple[str, np.ndarray]]:  # type: ignore[override]
+        """``(file_name, mask)`` pairs, leaving out images whose mask cannot be read."""
+        for key in self:
+            try:
+                yield key, self[key]
+            except KeyError:
+                continue
 
     def __iter__(self) -> Iterator[str]:
         return (k for k in self._status if self._project.image(k).mask is not None or self._present(k))

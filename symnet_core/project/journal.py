@@ -20,6 +20,7 @@ from typing import Any
 
 from symnet_core.project.atomic import write_hint
 from symnet_core.project.errors import ProjectWriteError
+from symnet_core.project.schema import loads_untrusted
 
 __all__ = ["JOURNAL_FILE_NAME", "Journal", "read_journal"]
 
@@ -40,7 +41,7 @@ def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
+            entry = loads_untrusted(line)
         except ValueError:
             last = i == len(lines) or (i == len(lines) - 1 and not lines[-1])
             log.warning("%s line %d is %s; skipped", path, i, "incomplete (interrupted write)" if last else "corrupt")
@@ -60,7 +61,10 @@ class Journal:
 
     def open(self) -> None:
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o644)
+            # O_NOFOLLOW: a journal.jsonl symlinked elsewhere (a hostile project) is refused (ELOOP),
+            # never appended to.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+            self._fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             raise ProjectWriteError(self.path, exc, write_hint(exc)) from exc
 

@@ -6,7 +6,6 @@ one JSON parse and one listing of ``masks/``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import replace
@@ -19,6 +18,7 @@ from symnet_core.project.journal import JOURNAL_FILE_NAME, read_journal
 from symnet_core.project.migrations import migrate
 from symnet_core.project.schema import (
     MASKS_DIR_NAME,
+    MAX_CLASS_ID,
     PROJECT_DIR_NAME,
     PROJECT_FILE_NAME,
     SCHEMA_VERSION,
@@ -26,6 +26,7 @@ from symnet_core.project.schema import (
     ProjectState,
     class_from_dict,
     image_from_dict,
+    loads_untrusted,
     normalize_key,
     parse_project,
     run_from_dict,
@@ -55,7 +56,7 @@ def read_state(project_file: Path) -> tuple[ProjectState, int]:
     except OSError as exc:
         raise ProjectFormatError(f"cannot read '{project_file}': {exc}") from exc
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = loads_untrusted(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProjectFormatError(
             f"'{project_file}' is damaged and was not modified ({exc}); restore it from a backup "
@@ -76,8 +77,13 @@ def apply_journal(st: ProjectState, journal_file: Path) -> int:
                 st.images[normalize_key(rec.path)] = rec
             elif op == "classes":
                 st.classes = {c.id: c for c in (class_from_dict(d, journal_file) for d in e["classes"])}
-                st.next_class_id = max(int(e["next_class_id"]), st.next_class_id)
+                nxt = e["next_class_id"]
+                if not isinstance(nxt, int) or not 1 <= nxt <= MAX_CLASS_ID + 1:
+                    raise ValueError(f"next_class_id {str(nxt)[:40]} outside 1..{MAX_CLASS_ID + 1}")
+                st.next_class_id = max(nxt, st.next_class_id)
             elif op == "settings":
+                if not isinstance(e["settings"], dict):
+                    raise TypeError("settings must be an object")
                 st.settings = dict(e["settings"])
             elif op == "run":
                 run = run_from_dict(e["run"], journal_file)

@@ -14,6 +14,7 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from symnet_core.io.images import apply_pixel_limit, pil_to_array, pixel_limit_error
 from symnet_core.project.errors import ProjectFormatError
 
 __all__ = ["decode_mask", "encode_mask", "present_ids"]
@@ -41,18 +42,22 @@ def encode_mask(mask: np.ndarray, colors: dict[int, str] | None = None) -> bytes
 
 def decode_mask(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a mask PNG to ``H x W`` ``uint8``/``uint16``; raises ProjectFormatError if it is not one."""
+    apply_pixel_limit()
     try:
         with Image.open(path) as im:
+            why = pixel_limit_error(*im.size)
+            if why:
+                raise ProjectFormatError(f"mask file '{path}' is refused: {why}")
             im.load()
             if im.mode in ("P", "L"):
-                return np.array(im, dtype=np.uint8)
+                return pil_to_array(im)  # P: the indices, never the palette colours
             if im.mode.startswith("I"):
                 a = np.asarray(im)
                 if a.min(initial=0) < 0 or a.max(initial=0) > 65535:
                     raise ProjectFormatError(f"mask file '{path}' has values outside 0..65535")
                 return a.astype(np.uint16)
             raise ProjectFormatError(f"mask file '{path}' is a {im.mode} image, not a label mask")
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         if isinstance(exc, ProjectFormatError):
             raise
         raise ProjectFormatError(f"mask file '{path}' cannot be read: {exc}") from exc

@@ -101,6 +101,12 @@ def migrate(data: Any, source: Path | str) -> tuple[dict[str, Any], int]:
         )
     v = found
     while v < SCHEMA_VERSION:
-        data = _STEPS[v](data)
+        try:
+            data = _STEPS[v](data)
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:  # a damaged or forged old file
+            raise ProjectFormatError(
+                f"'{source}' claims project schema {v} but does not have its layout ({type(exc).__name__}: "
+                f"{str(exc)[:120]}); restore it from a backup, or fix its \"schema_version\""
+            ) from exc
         v += 1
     return data, found

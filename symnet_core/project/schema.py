@@ -10,13 +10,17 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import logging
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from symnet_core.io.images import MAX_PIXELS
 from symnet_core.project.errors import ProjectFormatError
+from symnet_core.project.paths import check_image_key, check_mask_name
 from symnet_core.project.status import ImageStatus
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
     "RunRecord",
     "app_version",
     "dump_project",
+    "loads_untrusted",
     "mask_file_name",
     "normalize_key",
     "now_iso",
@@ -43,6 +48,8 @@ FORMAT_NAME = "symnet-annotate-project"
 PROJECT_DIR_NAME = ".symnet"
 PROJECT_FILE_NAME = "project.json"
 MASKS_DIR_NAME = "masks"
+#: Class ids are stored in 16-bit masks: 1..MAX_CLASS_ID (``next_class_id`` at most one more).
+MAX_CLASS_ID = 65535
 
 #: Colours given to classes created without one (cycled by class id).
 DEFAULT_COLORS: tuple[str, ...] = (
@@ -65,6 +72,8 @@ DEFAULT_COLORS: tuple[str, ...] = (
 )
 _COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
 
+log = logging.getLogger(__name__)
+
 
 _APP_VERSION: str | None = None
 
@@ -80,6 +89,18 @@ def app_version() -> str:
         except Exception:  # not installed (running from a source tree)
             _APP_VERSION = "0+unknown"
     return _APP_VERSION
+
+
+def _finite_or_none(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def loads_untrusted(raw: bytes | str) -> Any:
+    """``json.loads`` for project files and journal lines: ``NaN``, ``Infinity`` and overflowing
+    numbers (``1e400``) become ``None``, so a damaged value can never make every later save fail
+    (saves refuse non-finite numbers)."""
+    return json.loads(raw, parse_constant=lambda _c: None, parse_float=_finite_or_none)
 
 
 def now_iso() -> str:
@@ -201,6 +222,12 @@ class ProjectState:
 # --- JSON <-> records ---------------------------------------------------------------------
 
 _IMAGE_OPTIONAL = ("mask", "confidence", "model", "run_id", "updated", "error")
+_IMAGE_TEXT = ("model", "run_id", "updated", "error")
+_RUN_TYPES: dict[str, tuple[type, ...]] = {
+    "state": (str,), "scope": (str,), "fingerprint": (str,), "model": (str, type(None)),
+    "threshold": (int, float, type(None)), "started": (str, type(None)), "finished": (str, type(None)),
+    "predicted": (int,), "classes": (list, tuple),
+}
 
 
 def class_to_dict(c: ClassRecord) -> dict[str, Any]:
@@ -240,8 +267,8 @@ def _opt_int(d: dict[str, Any], name: str, where: str, source: Path | str) -> in
 
 
 def class_from_dict(d: Any, source: Path | str) -> ClassRecord:
-    if not isinstance(d, dict) or not isinstance(d.get("id"), int) or d["id"] < 1:
-        raise _fail(source, f"bad class entry {d!r}")
+    if not isinstance(d, dict) or not isinstance(d.get("id"), int) or not 1 <= d["id"] <= MAX_CLASS_ID:
+        raise _fail(source, f"bad class entry {str(d)[:200]} (ids are 1..{MAX_CLASS_ID})")
     name = d.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _fail(source, f"class {d['id']} has no name")
@@ -252,9 +279,24 @@ def class_from_dict(d: Any, source: Path | str) -> ClassRecord:
     return ClassRecord(d["id"], name, color)
 
 
+def _size(d: dict[str, Any], where: str, source: Path | str) -> tuple[int | None, int | None]:
+    """Width and height; an impossible size (beyond the image-size limit) is forgotten, not fatal:
+    sizes are a cache re-read from the image header on first use."""
+    w, h = _opt_int(d, "width", where, source), _opt_int(d, "height", where, source)
+    if w is not None and h is not None and w * h > MAX_PIXELS:
+        log.warning("%s: %s: size %dx%d exceeds the image-size limit; ignored (re-read from the file)",
+                    source, where, w, h)
+        return None, None
+    return w, h
+
+
 def image_from_dict(d: Any, source: Path | str) -> ImageRecord:
     if not isinstance(d, dict) or not isinstance(d.get("path"), str) or not d["path"]:
-        raise _fail(source, f"bad image entry {d!r}")
+        raise _fail(source, f"bad image entry {str(d)[:200]}")
+    check_image_key(d["path"], source)
+    mask = d.get("mask")
+    if mask is not None:
+        check_mask_name(mask, source)
     where = f"image '{d['path']}'"
     try:
         status = ImageStatus(d.get("status", "unlabelled"))
@@ -263,15 +305,24 @@ def image_from_dict(d: Any, source: Path | str) -> ImageRecord:
     conf = d.get("confidence")
     if conf is not None and (isinstance(conf, bool) or not isinstance(conf, (int, float))):
         raise _fail(source, f"{where}: confidence must be a number or null")
+    if conf is not None and not math.isfinite(conf):
+        log.warning("%s: %s: confidence %r is not finite; ignored", source, where, conf)
+        conf = None
     present = d.get("classes_present", [])
-    if not isinstance(present, list) or not all(isinstance(i, int) for i in present):
-        raise _fail(source, f"{where}: classes_present must be a list of integers")
+    if not isinstance(present, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_CLASS_ID for i in present
+    ):
+        raise _fail(source, f"{where}: classes_present must be a list of class ids 1..{MAX_CLASS_ID}")
+    for name in _IMAGE_TEXT:
+        if d.get(name) is not None and not isinstance(d[name], str):
+            raise _fail(source, f"{where}: '{name}' must be a string or null, got {str(d[name])[:40]}")
+    width, height = _size(d, where, source)
     return ImageRecord(
         path=d["path"],
-        width=_opt_int(d, "width", where, source),
-        height=_opt_int(d, "height", where, source),
+        width=width,
+        height=height,
         status=status,
-        mask=d.get("mask"),
+        mask=mask,
         confidence=None if conf is None else float(conf),
         model=d.get("model"),
         run_id=d.get("run_id"),
@@ -286,6 +337,11 @@ def run_from_dict(d: Any, source: Path | str) -> RunRecord:
     if not isinstance(d, dict) or not isinstance(d.get("id"), str):
         raise _fail(source, f"bad run entry {d!r}")
     known = {k: d[k] for k in RunRecord.__dataclass_fields__ if k in d}
+    for k, v in known.items():
+        if k in _RUN_TYPES and (not isinstance(v, _RUN_TYPES[k]) or (isinstance(v, bool) and k != "state")):
+            raise _fail(source, f"run '{d['id'][:60]}': '{k}' has the wrong type ({str(v)[:40]})")
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in known.get("classes", ())):
+        raise _fail(source, f"run '{d['id'][:60]}': 'classes' must be a list of class ids")
     known["classes"] = tuple(known.get("classes", ()))
     return RunRecord(**known)
 
@@ -304,8 +360,12 @@ def parse_project(data: Any, source: Path | str) -> ProjectState:
             raise _fail(source, f"class id {rec.id} appears twice")
         st.classes[rec.id] = rec
     next_id = data.get("next_class_id", 1)
-    if not isinstance(next_id, int) or next_id < 1:
-        raise _fail(source, "'next_class_id' must be a positive integer")
+    if isinstance(next_id, bool) or not isinstance(next_id, int) or not 1 <= next_id <= MAX_CLASS_ID + 1:
+        raise _fail(
+            source,
+            f"'next_class_id' must be an integer 1..{MAX_CLASS_ID + 1}, got {str(next_id)[:40]} "
+            "(set it to one more than the largest class id)",
+        )
     st.next_class_id = max([next_id, *(i + 1 for i in st.classes)])
     for d in data.get("images", []):
         rec = image_from_dict(d, source)

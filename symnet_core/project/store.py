@@ -30,25 +30,21 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from symnet_core.io.images import LoadedImage
 from symnet_core.project import loading
-from symnet_core.project.atomic import atomic_write_bytes
-from symnet_core.project.editing import EditingMixin
-from symnet_core.project.errors import (
-    ProjectError,
-    ProjectExistsError,
-    ProjectNotFoundError,
-    ProjectWriteError,
-)
-from symnet_core.project.images import ImageAccessMixin
+from symnet_core.project.core import ProjectCore
+from symnet_core.project.editing import Editor
+from symnet_core.project.errors import ProjectExistsError, ProjectNotFoundError, ProjectWriteError
+from symnet_core.project.images import ImageFiles
 from symnet_core.project.journal import JOURNAL_FILE_NAME, Journal
 from symnet_core.project.lock import ProjectLock
+from symnet_core.project.paths import real_dir
 from symnet_core.project.schema import (
     MASKS_DIR_NAME,
     PROJECT_FILE_NAME,
@@ -56,30 +52,24 @@ from symnet_core.project.schema import (
     ImageRecord,
     ProjectState,
     RunRecord,
-    app_version,
-    dump_project,
-    image_to_dict,
     normalize_key,
-    now_iso,
 )
+from symnet_core.project.status import ImageStatus
 
 __all__ = ["Project"]
 
 log = logging.getLogger(__name__)
 
 
-class Project(EditingMixin, ImageAccessMixin):
+class Project(ProjectCore):
     """An open annotation project. Create with :meth:`create`, :meth:`open` or :meth:`open_or_create`.
 
     Use as a context manager, or call :meth:`close`; an open project holds the folder's lock.
     Images are addressed by their **key**: the path relative to ``images_root`` with ``/``
-    separators (``ImageRecord.path``).
+    separators (``ImageRecord.path``). Reading records is :class:`ProjectCore`'s; image files
+    are read by an :class:`ImageFiles` and changes made by an :class:`Editor` that this object
+    owns and delegates to.
     """
-
-    #: ``project.json`` is rewritten at most this often by autosave (the journal is immediate).
-    autosave_interval_s: float = 10.0
-    #: ... or when the journal holds this many entries.
-    autosave_max_entries: int = 2000
 
     def __init__(
         self,
@@ -92,16 +82,9 @@ class Project(EditingMixin, ImageAccessMixin):
         journal: Journal | None,
     ) -> None:
         """Internal: use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
-        self._root = images_root
-        self._dir = project_dir
-        self._st = state
-        self._read_only = read_only
-        self._plock = lock
-        self._journal = journal
-        self._mutex = threading.RLock()
-        self._dirty = False
-        self._closed = False
-        self._last_save = time.monotonic()
+        super().__init__(images_root, project_dir, state, read_only=read_only, lock=lock, journal=journal)
+        self._files = ImageFiles(self)
+        self._edit = Editor(self, self._files)
 
     # --- opening and closing -----------------------------------------------------------
 
@@ -130,6 +113,7 @@ class Project(EditingMixin, ImageAccessMixin):
         root, pdir = loading.locate(images_root)
         if not root.is_dir():
             raise NotADirectoryError(f"not a folder: {root}")
+        _check_own_folders(pdir)
         if (pdir / PROJECT_FILE_NAME).exists():
             raise ProjectExistsError(f"a project already exists in '{root}'; open it instead")
         try:
@@ -177,6 +161,7 @@ class Project(EditingMixin, ImageAccessMixin):
         pfile = pdir / PROJECT_FILE_NAME
         if not pfile.is_file():
             raise ProjectNotFoundError(f"no project in '{root}' ({pfile} not found)")
+        _check_own_folders(pdir)
         if read_only:
             return cls(root, pdir, loading.load_snapshot(root, pdir), read_only=True, lock=None, journal=None)
         lock = ProjectLock(pdir)
@@ -201,23 +186,6 @@ class Project(EditingMixin, ImageAccessMixin):
     ) -> Project:
         """Open the folder's project, creating it (with ``classes``) when there is none."""
         return cls.open(images_root) if cls.exists(images_root) else cls.create(images_root, classes)
-
-    def save(self) -> None:
-        """Write ``project.json`` atomically and empty the journal.
-
-        Raises:
-            ProjectWriteError: the previous ``project.json`` is intact, ``dirty`` stays True
-                and the journal still holds every change.
-        """
-        with self._mutex:
-            self._check_writable()
-            data = dump_project(self._st, app_version())
-            atomic_write_bytes(self._dir / PROJECT_FILE_NAME, data)
-            self._st.app_version = app_version()
-            if self._journal is not None:
-                self._journal.reset()
-            self._dirty = False
-            self._last_save = time.monotonic()
 
     def save_if_dirty(self) -> bool:
         """Save when there are unsaved changes; returns whether it wrote. Call it from a timer."""
@@ -255,57 +223,6 @@ class Project(EditingMixin, ImageAccessMixin):
             log.exception("could not save %s while handling another error", self._dir)
             self.close(save=False)
 
-    # --- read access ---------------------------------------------------------------------
-
-    @property
-    def images_root(self) -> Path:
-        return self._root
-
-    @property
-    def project_dir(self) -> Path:
-        return self._dir
-
-    @property
-    def masks_dir(self) -> Path:
-        return self._dir / MASKS_DIR_NAME
-
-    @property
-    def read_only(self) -> bool:
-        return self._read_only
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def dirty(self) -> bool:
-        """True while ``project.json`` lags behind memory (changes may still be in the journal)."""
-        return self._dirty
-
-    @property
-    def images(self) -> list[ImageRecord]:
-        """All image records, naturally sorted by path (includes ``missing`` ones)."""
-        with self._mutex:
-            return list(self._st.images.values())
-
-    @property
-    def classes(self) -> list[ClassRecord]:
-        """Classes in creation order."""
-        with self._mutex:
-            return list(self._st.classes.values())
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """A copy of the free-form settings (change them with :meth:`update_settings`)."""
-        with self._mutex:
-            return dict(self._st.settings)
-
-    @property
-    def runs(self) -> list[RunRecord]:
-        """Propagation runs, oldest first."""
-        with self._mutex:
-            return list(self._st.runs)
-
     def __len__(self) -> int:
         return len(self._st.images)
 
@@ -315,73 +232,85 @@ class Project(EditingMixin, ImageAccessMixin):
     def __iter__(self) -> Iterator[ImageRecord]:
         return iter(self.images)
 
-    def image(self, key: str) -> ImageRecord:
-        """The record of one image. Raises ``KeyError`` naming the key."""
-        with self._mutex:
-            try:
-                return self._st.images[normalize_key(key)]
-            except KeyError:
-                raise KeyError(f"no image '{key}' in the project at {self._root}") from None
+    # --- image files (symnet_core.project.images.ImageFiles) -------------------------------
 
-    def image_path(self, key: str) -> Path:
-        """Absolute path of an image file."""
-        return self._root / self.image(key).path
+    def image_size(self, key: str) -> tuple[int, int]:
+        """Oriented full-resolution ``(width, height)``, read from the header on first use."""
+        return self._files.image_size(key)
 
-    def class_by_id(self, class_id: int) -> ClassRecord:
-        with self._mutex:
-            try:
-                return self._st.classes[class_id]
-            except KeyError:
-                raise KeyError(f"no class with id {class_id}") from None
+    def fill_sizes(self, keys: Iterable[str] | None = None, cancel: Any = None) -> int:
+        """Read every unknown size from file headers; returns how many were read."""
+        return self._files.fill_sizes(keys, cancel)
 
-    def class_by_name(self, name: str) -> ClassRecord | None:
-        """The class with this name (case-insensitive), or None."""
-        folded = name.strip().casefold()
-        with self._mutex:
-            return next((c for c in self._st.classes.values() if c.name.casefold() == folded), None)
+    def read_image(self, key: str, max_side: int | None = None) -> LoadedImage:
+        """Decode an image (:func:`symnet_core.io.images.read_image`); errors go to the record."""
+        return self._files.read_image(key, max_side)
 
-    def supports(self, class_id: int | None = None) -> list[ImageRecord]:
-        """Support images (of one class: those whose mask contains ``class_id``), not missing."""
-        with self._mutex:
-            return [
-                r
-                for r in self._st.images.values()
-                if r.is_support and not r.missing and (class_id is None or class_id in r.classes_present)
-            ]
+    # --- changes (symnet_core.project.editing.Editor) ----------------------------------------
 
-    # --- internals shared with the mixins ---------------------------------------------------
+    def add_class(self, name: str, color: str | None = None, *, class_id: int | None = None) -> ClassRecord:
+        """Add a class; its id (next unused integer >= 1, or a free ``class_id``) is never reused."""
+        return self._edit.add_class(name, color, class_id=class_id)
 
-    def _check_writable(self) -> None:
-        if self._closed:
-            raise ProjectError(f"the project at {self._root} is closed")
-        if self._read_only:
-            raise ProjectError(f"the project at {self._root} was opened read-only")
+    def rename_class(self, class_id: int, name: str) -> ClassRecord:
+        return self._edit.rename_class(class_id, name)
 
-    def _journal_append(self, entry: dict[str, Any]) -> None:
-        """Record a change that is already applied in memory (caller holds the mutex)."""
-        self._dirty = True
-        if self._journal is not None:
-            self._journal.append(entry)
-        self._maybe_autosave()
+    def recolor_class(self, class_id: int, color: str) -> ClassRecord:
+        return self._edit.recolor_class(class_id, color)
 
-    def _maybe_autosave(self) -> None:
-        j = self._journal
-        due = time.monotonic() - self._last_save >= self.autosave_interval_s
-        if j is not None and (due or j.entries >= self.autosave_max_entries):
-            try:
-                self.save()
-            except ProjectWriteError as exc:  # the journal holds the changes; retry next time
-                log.warning("autosave failed: %s", exc)
-                self._last_save = time.monotonic()
+    def remove_class(self, class_id: int) -> ClassRecord:
+        """Remove a class (its pixels read as background; its id is never reused)."""
+        return self._edit.remove_class(class_id)
 
-    def _update_image(self, key: str, *, touch: bool = True, **changes: Any) -> ImageRecord:
-        with self._mutex:
-            self._check_writable()
-            k = normalize_key(key)
-            rec = self.image(k)
-            if touch:
-                changes.setdefault("updated", now_iso())
-            new = replace(rec, **changes)
-            self._st.images[k] = new
-            self._journal_append({"op": "image", "record": image_to_dict(new)})
-            return new
+    @property
+    def mask_dtype(self) -> type[np.unsignedinteger[Any]]:
+        """``np.uint8`` while every class id is < 256, else ``np.uint16``."""
+        return self._edit.mask_dtype
+
+    def get_mask(self, key: str) -> np.ndarray | None:
+        """The image's ``H x W`` class-index mask (:attr:`mask_dtype`), or None."""
+        return self._edit.get_mask(key)
+
+    def set_mask(self, key: str, mask: np.ndarray, status: ImageStatus | str | None = None) -> ImageRecord:
+        """Store a mask painted or corrected by the user (PNG written atomically first)."""
+        return self._edit.set_mask(key, mask, status)
+
+    def store_prediction(
+        self, key: str, mask: np.ndarray, *, confidence: float | None, model: str | None = None,
+        run_id: str | None = None,
+    ) -> bool:
+        """Store a propagated mask as ``predicted`` unless the image is human-verified."""
+        return self._edit.store_prediction(key, mask, confidence=confidence, model=model, run_id=run_id)
+
+    def clear_mask(self, key: str) -> ImageRecord:
+        """Forget the image's mask and make it ``unlabelled`` (the PNG stays on disk)."""
+        return self._edit.clear_mask(key)
+
+    def set_status(self, key: str, status: ImageStatus | str) -> ImageRecord:
+        """Set the review status (rules in :meth:`Editor.set_status`)."""
+        return self._edit.set_status(key, status)
+
+    def set_support(self, key: str, on: bool = True) -> ImageRecord:
+        """Mark/unmark an image as a support."""
+        return self._edit.set_support(key, on)
+
+    def set_confidence(self, key: str, value: float | None) -> ImageRecord:
+        return self._edit.set_confidence(key, value)
+
+    def update_settings(self, values: Mapping[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """Merge JSON-serialisable values into the settings; returns the new settings."""
+        return self._edit.update_settings(values, **kw)
+
+    def start_run(self, **fields: Any) -> RunRecord:
+        """Record a new propagation run (state ``running``)."""
+        return self._edit.start_run(**fields)
+
+    def update_run(self, run_id: str, **changes: Any) -> RunRecord:
+        return self._edit.update_run(run_id, **changes)
+
+
+def _check_own_folders(pdir: Path) -> None:
+    """Refuse a project whose ``.symnet`` or ``.symnet/masks`` is a symlink (writes would land
+    wherever the link points: a project folder received from someone else must be safe to run)."""
+    real_dir(pdir)
+    real_dir(pdir / MASKS_DIR_NAME)

@@ -45,6 +45,11 @@ class PropagationError(RuntimeError):
     """Propagation cannot start (no supports...) or had to stop (predictor keeps failing)."""
 
 
+class UnusableSupportError(PropagationError, ValueError):
+    """A class's supports are refused by the predictor (object too small...): propagation cannot
+    start. Also a ValueError, which is what ``Predictor.set_supports`` raises."""
+
+
 @dataclass
 class PropagationReport:
     """Outcome of one call of :func:`propagate_project` (keys are image paths)."""

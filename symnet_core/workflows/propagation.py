@@ -42,25 +42,25 @@ Crash safety and resuming
     with a fingerprint of its inputs (classes, supports, scope, threshold, model). Starting the
     same propagation again while the latest run is unfinished (cancelled, crashed, failed)
     **resumes** it: images already predicted by that run are skipped.
+
+Other engines
+    :mod:`symnet_core.workflows.distributed` runs the same steps on Ray actors or as scheduler
+    shards; all engines share :mod:`~symnet_core.workflows.prediction_steps` (the model side)
+    and :mod:`~symnet_core.workflows.run_book` (targets, run record, commit), so their masks
+    are byte-identical and any engine resumes another's unfinished run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
-from symnet_core.adaptation.class_heads import apply_adapted_head, head_digest
-from symnet_core.project import ImageStatus, Project, ProjectWriteError, RunRecord
-from symnet_core.project.schema import now_iso
-from symnet_core.project.status import PROPAGATION_WRITABLE
+from symnet_core.adaptation.class_heads import apply_adapted_head
+from symnet_core.project import Project
 from symnet_core.workflows.batch_loader import BatchLoader
 from symnet_core.workflows.contracts import (
     PredictionLike,
@@ -68,6 +68,17 @@ from symnet_core.workflows.contracts import (
     PredictorSource,
     PropagationError,
     PropagationReport,
+    UnusableSupportError,
+)
+from symnet_core.workflows.prediction_steps import ClassJob, LabelResult, predict_labels
+from symnet_core.workflows.run_book import (
+    SCOPES,
+    Committer,
+    drop_done,
+    fingerprint,
+    finish_run,
+    select_targets,
+    start_or_resume,
 )
 from symnet_core.workflows.supports import load_class_supports
 
@@ -77,20 +88,13 @@ __all__ = [
     "PropagationError",
     "PropagationReport",
     "load_class_supports",
+    "model_name_of",
     "propagate_project",
+    "run_loop",
+    "setup_jobs",
 ]
 
 log = logging.getLogger(__name__)
-
-SCOPES = ("unlabelled", "selected", "all")
-
-
-@dataclass
-class _ClassJob:
-    class_id: int
-    name: str
-    predictor: PredictorLike
-    supports: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # kept only for a shared predictor
 
 
 def _is_predictor(obj: object) -> bool:
@@ -99,109 +103,20 @@ def _is_predictor(obj: object) -> bool:
     return callable(getattr(obj, "predict", None)) and callable(getattr(obj, "set_supports", None))
 
 
-def _fingerprint(
-    project: Project,
-    class_ids: Sequence[int],
-    scope: str,
-    selected: Sequence[str] | None,
-    threshold: float | None,
-    model: str,
-    max_side: int | None,
-) -> str:
-    sup = {
-        str(cid): [project.class_by_id(cid).name, sorted((r.path, r.updated or "") for r in project.supports(cid))]
-        for cid in class_ids
-    }
-    heads = {str(cid): head_digest(project, cid) for cid in class_ids}
-    blob = json.dumps([sup, scope, sorted(selected or []), threshold, model, max_side, heads], sort_keys=True)
-    return hashlib.sha1(blob.encode(), usedforsecurity=False).hexdigest()[:16]
-
-
-def _targets(project: Project, scope: str, selected: Sequence[str] | None, report: PropagationReport) -> list[str]:
-    if scope == "selected":
-        if selected is None:
-            raise ValueError("scope='selected' needs the selected image keys")
-        unknown = [k for k in selected if k not in project]
-        if unknown:
-            raise ValueError(f"selected images not in the project: {unknown[:5]}")
-        records = [project.image(k) for k in dict.fromkeys(selected)]
-    else:
-        records = project.images
-    keys = []
-    for rec in records:
-        if rec.missing:
-            continue
-        if scope == "unlabelled" and rec.status is not ImageStatus.UNLABELLED:
-            continue
-        if rec.status not in PROPAGATION_WRITABLE:
-            report.skipped_protected.append(rec.path)
-            continue
-        keys.append(rec.path)
-    return keys
-
-
-def _predict_batch(rgbs: Sequence[np.ndarray], jobs: Sequence[_ClassJob]) -> list[list[PredictionLike]]:
-    """Every class's prediction for every image: ``out[image][job]``.
-
-    Predictors with ``predict_many`` get the whole batch at once (one batched forward pass).
-    """
-    per_job = []
-    for job in jobs:
-        if job.supports is not None:  # one predictor shared by several classes
-            job.predictor.set_supports(job.supports[0], job.supports[1], job.name)
-        many = getattr(job.predictor, "predict_many", None)
-        if len(rgbs) > 1 and callable(many):
-            per_job.append(list(many(list(rgbs), batch_size=len(rgbs))))
-        else:
-            per_job.append([job.predictor.predict(rgb) for rgb in rgbs])
-    return [[preds[i] for preds in per_job] for i in range(len(rgbs))]
-
-
-def _combine(
-    preds: Sequence[PredictionLike],
-    rgb_shape: tuple[int, ...],
-    full_size: tuple[int, int],
-    jobs: Sequence[_ClassJob],
-    threshold: float | None,
-    dtype: type[np.unsignedinteger[Any]],
-) -> tuple[np.ndarray, float]:
-    """One image's class predictions → the full-size index mask and the confidence (min score)."""
-    w, h = full_size
-    best = np.full((h, w), -1.0, dtype=np.float32)
-    label = np.zeros((h, w), dtype=dtype)
-    scores = []
-    for job, pred in zip(jobs, preds, strict=True):
-        prob = np.asarray(pred.probability, dtype=np.float32)
-        if prob.shape != tuple(rgb_shape[:2]):
-            raise ValueError(f"predictor returned a {prob.shape} probability for a {tuple(rgb_shape[:2])} image")
-        if threshold is None:
-            cand = np.asarray(pred.mask, dtype=bool)
-            if cand.shape != (h, w):
-                cand = cv2.resize(cand.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        if prob.shape != (h, w):
-            prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
-        if threshold is not None:
-            cand = prob >= threshold
-        upd = cand & (prob > best)
-        best[upd] = prob[upd]
-        label[upd] = job.class_id
-        scores.append(float(pred.score))
-    return label, min(scores)
-
-
-def _setup_jobs(
+def setup_jobs(
     project: Project,
     predictors: PredictorSource,
     supports: dict[int, tuple[list[np.ndarray], list[np.ndarray]]],
     names: dict[int, str],
     report: PropagationReport,
-) -> list[_ClassJob]:
+) -> list[ClassJob]:
+    """One :class:`ClassJob` per class with supports, from a factory, a mapping or one predictor."""
     jobs = []
     if isinstance(predictors, Mapping):
         for cid in supports:
             if cid not in predictors:
                 raise PropagationError(f"no predictor given for class {cid} ('{names[cid]}')")
-            jobs.append(_ClassJob(cid, names[cid], predictors[cid]))
+            jobs.append(ClassJob(cid, names[cid], predictors[cid]))
     elif _is_predictor(predictors):
         shared = len(supports) > 1
         if shared:
@@ -211,18 +126,25 @@ def _setup_jobs(
             )
         for cid, (imgs, msks) in supports.items():
             if not shared:
-                predictors.set_supports(imgs, msks, names[cid])  # type: ignore[union-attr]
-            jobs.append(_ClassJob(cid, names[cid], predictors, (imgs, msks) if shared else None))  # type: ignore[arg-type]
+                _set_supports(predictors, imgs, msks, names[cid])
+            jobs.append(ClassJob(cid, names[cid], predictors, (imgs, msks) if shared else None))  # type: ignore[arg-type]
     elif callable(predictors):
         for cid, (imgs, msks) in supports.items():
             p = predictors()
             if apply_adapted_head(project, cid, p, report.warnings):
                 report.adapted_classes.append(cid)
-            p.set_supports(imgs, msks, names[cid])
-            jobs.append(_ClassJob(cid, names[cid], p))
+            _set_supports(p, imgs, msks, names[cid])
+            jobs.append(ClassJob(cid, names[cid], p))
     else:
         raise TypeError("predictors must be a predictor, a factory, or a {class_id: predictor} mapping")
     return jobs
+
+
+def _set_supports(predictor: Any, imgs: list[np.ndarray], msks: list[np.ndarray], name: str) -> None:
+    try:
+        predictor.set_supports(imgs, msks, name)
+    except ValueError as exc:
+        raise UnusableSupportError(f"class '{name}': {exc}") from exc
 
 
 def propagate_project(
@@ -289,50 +211,48 @@ def propagate_project(
     if not supports:
         raise PropagationError("no support masks: paint at least one image and mark it as a support")
     report.classes = sorted(supports)
-    jobs = _setup_jobs(project, predictors, supports, names, report)
+    jobs = setup_jobs(project, predictors, supports, names, report)
     del supports
-    model = model_name or _model_name(jobs[0].predictor)
-    fp = _fingerprint(project, report.classes, scope, selected, threshold, model, max_side)
-    run = _start_or_resume(project, fp, scope, model, threshold, report, resume)
-    keys = _targets(project, scope, selected, report)
-    if report.resumed:
-        done = {
-            k for k in keys if project.image(k).run_id == run.id and project.image(k).status is ImageStatus.PREDICTED
-        }
-        report.skipped_done = [k for k in keys if k in done]
-        keys = [k for k in keys if k not in done]
+    model = model_name or model_name_of(jobs[0].predictor)
+    fp = fingerprint(project, report.classes, scope, selected, threshold, model, max_side)
+    run = start_or_resume(project, fp, scope, model, threshold, report, resume)
+    keys = drop_done(project, select_targets(project, scope, selected, report), run, report)
     report.total = len(keys)
+    committer = Committer.for_project(project, run.id, model, report, max_consecutive_failures)
     try:
-        _run_loop(
-            project, jobs, keys, run, report, threshold, progress, cancel, max_side, model, max_consecutive_failures,
-            batch_size, loader_workers,
+        run_loop(
+            project, jobs, keys, committer.add, report, threshold, progress, cancel, max_side, batch_size,
+            loader_workers,
         )
     except BaseException:
-        _finish(project, run, "failed", report)
+        finish_run(project, run, "failed", report)
         raise
     report.elapsed_s = time.monotonic() - t0
-    _finish(project, run, "cancelled" if report.cancelled else "finished", report)
+    finish_run(project, run, "cancelled" if report.cancelled else "finished", report)
     log.info("propagation %s: %s", run.id, report.summary())
     return report
 
 
-def _run_loop(
+def run_loop(
     project: Project,
-    jobs: Sequence[_ClassJob],
+    jobs: Sequence[ClassJob],
     keys: Sequence[str],
-    run: RunRecord,
+    sink: Callable[[LabelResult], None],
     report: PropagationReport,
     threshold: float | None,
     progress: Callable[[int, int, str], None] | None,
     cancel: Any,
     max_side: int | None,
-    model: str,
-    max_failures: int,
     batch_size: int = 1,
     loader_workers: int = 0,
 ) -> None:
-    failures_in_row = 0
+    """Decode ``keys`` in batches, predict each batch in this process and hand every result to
+    ``sink`` (a :class:`Committer`'s ``add``, or a shard's spool) before the next batch starts.
+
+    Unreadable images go to ``report.unreadable``; ``cancel.is_set()`` is checked between batches.
+    """
     done = 0
+    dtype = project.mask_dtype
     chunks = [keys[i : i + batch_size] for i in range(0, len(keys), batch_size)]
     with BatchLoader(project, chunks, max_side, loader_workers) as loader:
         for chunk in chunks:
@@ -346,9 +266,8 @@ def _run_loop(
                     log.warning("%s", exc)
                 else:
                     images.append((key, img))
-            failures_in_row = _predict_and_store(
-                project, jobs, images, run, report, threshold, model, max_failures, failures_in_row
-            )
+            for result in predict_labels(images, jobs, threshold, dtype):
+                sink(result)
             del images
             for key in chunk:
                 done += 1
@@ -356,85 +275,7 @@ def _run_loop(
                     progress(done, len(keys), key)
 
 
-def _predict_and_store(
-    project: Project,
-    jobs: Sequence[_ClassJob],
-    images: list[tuple[str, Any]],
-    run: RunRecord,
-    report: PropagationReport,
-    threshold: float | None,
-    model: str,
-    max_failures: int,
-    failures_in_row: int,
-) -> int:
-    """Predict one decoded batch with every class's predictor and store each result; returns the
-    number of consecutive failures so far."""
-    try:
-        batch_preds = _predict_batch([img.rgb for _, img in images], jobs) if images else []
-    except Exception as exc:  # a failing batch is retried image by image to isolate the culprit
-        if len(images) <= 1:
-            batch_preds = None
-            batch_error: Exception | None = exc
-        else:
-            log.warning("batch prediction failed (%s); retrying one image at a time", exc)
-            batch_preds, batch_error = [], None
-            for _, img in images:
-                try:
-                    batch_preds.append(_predict_batch([img.rgb], jobs)[0])
-                except Exception as one_exc:
-                    batch_preds.append(one_exc)  # type: ignore[arg-type]
-    else:
-        batch_error = None
-    for idx, (key, img) in enumerate(images):
-        preds = batch_error if batch_preds is None else batch_preds[idx]
-        try:
-            if isinstance(preds, Exception):
-                raise preds
-            label, conf = _combine(preds, img.rgb.shape, img.full_size, jobs, threshold, project.mask_dtype)
-        except Exception as exc:  # a predictor error on one image must not end the batch
-            failures_in_row += 1
-            report.failed[key] = f"{type(exc).__name__}: {exc}"
-            log.error("prediction failed for %s: %s", key, report.failed[key], exc_info=exc)
-            if failures_in_row >= max_failures:
-                raise PropagationError(
-                    f"the predictor failed on {failures_in_row} images in a row; last: {report.failed[key]}"
-                ) from exc
-            continue
-        failures_in_row = 0
-        if project.store_prediction(key, label, confidence=conf, model=model, run_id=run.id):
-            report.predicted.append(key)
-        else:
-            report.skipped_protected.append(key)
-    return failures_in_row
-
-
-def _model_name(predictor: PredictorLike) -> str:
+def model_name_of(predictor: PredictorLike) -> str:
     """``predictor.model_id`` (or ``.name``) when it is a string, else the predictor's type name."""
     name = getattr(predictor, "model_id", None) or getattr(predictor, "name", None)
     return name if isinstance(name, str) else type(predictor).__name__
-
-
-def _start_or_resume(
-    project: Project, fp: str, scope: str, model: str, threshold: float | None, report: PropagationReport, resume: bool
-) -> RunRecord:
-    runs = project.runs
-    last = runs[-1] if runs else None
-    if resume and last is not None and last.state != "finished" and last.fingerprint == fp:
-        report.resumed = True
-        report.run_id = last.id
-        log.info("resuming propagation run %s (was %s)", last.id, last.state)
-        return project.update_run(last.id, state="running", finished=None)
-    run = project.start_run(
-        scope=scope, fingerprint=fp, model=model, threshold=threshold, classes=tuple(report.classes)
-    )
-    report.run_id = run.id
-    return run
-
-
-def _finish(project: Project, run: RunRecord, state: str, report: PropagationReport) -> None:
-    try:
-        produced = sum(1 for r in project.images if r.run_id == run.id)  # includes earlier attempts
-        project.update_run(run.id, state=state, finished=now_iso(), predicted=produced)
-        project.save_if_dirty()
-    except ProjectWriteError as exc:  # the journal already holds every stored result
-        log.warning("could not record the end of run %s: %s", run.id, exc)

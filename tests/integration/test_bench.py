@@ -7,6 +7,8 @@ import json
 import pytest
 import torch
 
+from symnet_core.benchmarks import agreement as bench_agreement
+from symnet_core.benchmarks import cpu as bench_cpu
 from symnet_core.cli import bench
 from symnet_core.inference.predictor import Predictor
 from symnet_core.model.checkpoints import save_checkpoint
@@ -80,12 +82,12 @@ def test_json_is_keyed_by_threads_and_shots(report: dict) -> None:
 
 def test_interleaved_rounds_and_paired_ratios() -> None:
     calls: list[str] = []
-    med, rounds = bench._interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, {"a": 1})
+    med, rounds = bench_cpu._interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, {"a": 1})
     assert calls == ["a", "a", "b", "a", "b", "a", "b"]  # one warm-up of a, then a/b alternate
     assert len(rounds) == 3 and set(med) == {"a", "b"}
     rounds = [{"a": 2.0, "b": 1.0}, {"a": 9.0, "b": 3.0}, {"a": 4.0, "b": 1.0}]
-    assert bench._paired(rounds, "a", "b") == 3.0  # median of the per-round ratios 2, 3, 4 (not 4 / 1)
-    assert bench._paired(rounds, "b", "a", scale=4) == 1.333
+    assert bench_cpu._paired(rounds, "a", "b") == 3.0  # median of the per-round ratios 2, 3, 4 (not 4 / 1)
+    assert bench_cpu._paired(rounds, "b", "a", scale=4) == 1.333
 
 
 def test_profile_reports_decode_stages(report: dict) -> None:
@@ -102,7 +104,7 @@ def test_profile_labels_are_removed_afterwards() -> None:
 
     model = tiny_model(1)
     before = symnet_module.mean_hyper_correlation
-    bench.profile_decode(model, 1, (48, 64), runs=1, top=3)
+    bench_cpu.profile_decode(model, 1, (48, 64), runs=1, top=3)
     assert symnet_module.mean_hyper_correlation is before
     assert "forward" not in model.hyper_final.__dict__
     assert "_ensemble" not in model.__dict__
@@ -119,15 +121,15 @@ def test_agreement_section(report: dict, dataset: SyntheticFewShot) -> None:
 def test_batched_and_unbatched_cached_outputs_agree() -> None:
     model = tiny_model(2)
     text = torch.linspace(-1, 1, model.config.text_dim)[None]
-    queries = bench._queries(model, (48, 64), 5)
+    queries = bench_cpu._queries(model, (48, 64), 5)
     support = queries[4:5] * 0.5
     label = torch.zeros(1, model.config.image_size, model.config.image_size)
     label[:, 30:90, 40:100] = 1
     with torch.inference_mode():
         encoded = [model.encode_support(support, label, text), model.encode_support(queries[3:4], label, text)]
-    one = bench.cached_outputs(model, encoded, text, queries, 1)
+    one = bench_cpu.cached_outputs(model, encoded, text, queries, 1)
     for b in (2, 4, 5):
-        assert (bench.cached_outputs(model, encoded, text, queries, b) - one).abs().max() <= 1e-5
+        assert (bench_cpu.cached_outputs(model, encoded, text, queries, b) - one).abs().max() <= 1e-5
     assert not torch.equal(one[0], one[1])  # distinct queries, so rows are not trivially equal
 
 
@@ -138,7 +140,7 @@ def test_fp32_agrees_exactly_with_itself(dataset: SyntheticFewShot) -> None:
     def make(precision: str) -> Predictor:
         return Predictor(model, "cpu", text_embedder=embedder, precision=precision)
 
-    agr = bench.mask_agreement(make, dataset, 2, precisions=("fp32", "fp32"))
+    agr = bench_agreement.mask_agreement(make, dataset, 2, precisions=("fp32", "fp32"))
     assert agr["agreement_iou_pooled"] == 1.0
     assert agr["changed_pixel_fraction"] == 0.0
     assert agr["max_abs_probability_diff"] == 0.0
@@ -147,19 +149,19 @@ def test_fp32_agrees_exactly_with_itself(dataset: SyntheticFewShot) -> None:
 
 
 def test_dataset_from_metadata_rebuilds_the_dataset(dataset: SyntheticFewShot) -> None:
-    rebuilt = bench.dataset_from_metadata({"data": {"kind": "synthetic", **dataset.describe()}})
+    rebuilt = bench_agreement.dataset_from_metadata({"data": {"kind": "synthetic", **dataset.describe()}})
     assert rebuilt.describe() == dataset.describe()  # type: ignore[attr-defined]
     img_a, lab_a = rebuilt.class_scene(dataset.novel_classes[0], 11, "test")  # type: ignore[attr-defined]
     img_b, lab_b = dataset.class_scene(dataset.novel_classes[0], 11, "test")
     assert (img_a == img_b).all() and (lab_a == lab_b).all()
     with pytest.raises(ValueError, match="synthetic"):
-        bench.dataset_from_metadata({"data": {"kind": "pascal"}})
+        bench_agreement.dataset_from_metadata({"data": {"kind": "pascal"}})
 
 
 def test_gpu_benchmark_code_paths_on_the_cpu() -> None:
-    """``symnet_core.cli.bench_gpu`` (``symnet-bench --device cuda``) runs on the CPU for this test only;
+    """``symnet_core.benchmarks.gpu`` (``symnet-bench --device cuda``) runs on the CPU for this test only;
     tests/test_gpu.py runs it on a GPU."""
-    from symnet_core.cli import bench_gpu
+    from symnet_core.benchmarks import gpu as bench_gpu
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

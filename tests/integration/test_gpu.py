@@ -86,7 +86,7 @@ def test_demo_model_masks_agree_across_precisions():
 
 
 def bench_gpu_agreement(precision: str, queries: int) -> dict:
-    from symnet_core.cli.bench_gpu import agreement_on_device
+    from symnet_core.benchmarks.gpu import agreement_on_device
 
     out = agreement_on_device(str(DEMO), torch.device("cuda"), ("fp32", precision), queries, 2024)
     return out[precision]

@@ -27,6 +27,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from symnet_core.io.common import check_relative_posix, quiet_stdout, rle_string_counts
+from symnet_core.io.images import apply_pixel_limit, pixel_limit_error
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +118,10 @@ def oriented_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     Orientations 5-8 (transpose, rotate 90/270, transverse) swap width and height; values outside 1..8 and
     unreadable EXIF count as 1. Same rule as the app's image reader: for PNG only the eXIf chunk before the
     pixel data is read (Pillow's PNG ``getexif`` would decode the whole image to look further). Raises
-    OSError (PIL's UnidentifiedImageError is one) when the file cannot be opened as an image.
+    OSError (PIL's UnidentifiedImageError is one) when the file cannot be opened as an image. Same size
+    policy as every reader (:func:`symnet_core.io.images.apply_pixel_limit`).
     """
+    apply_pixel_limit()
     with Image.open(path) as im:
         w, h = im.size
         try:
@@ -261,6 +264,12 @@ def _check_annotation(ann: dict[str, Any], img: Mapping[str, Any], col: _Collect
     return rle
 
 
+def _size_ok(img: Mapping[str, Any]) -> bool:
+    """Within the one image-size policy (:data:`symnet_core.io.images.MAX_PIXELS`); larger sizes
+    are never given to pycocotools (a 10^9 x 10^9 image with a polygon segfaults it)."""
+    return pixel_limit_error(int(img["width"]), int(img["height"])) is None
+
+
 def _check_structure(data: Any, col: _Collector) -> bool:
     """Top-level structure, images, categories and id rules. False if nothing further can be checked
     (the three top-level lists are missing)."""
@@ -300,6 +309,8 @@ def _check_structure(data: Any, col: _Collector) -> bool:
         names.add(fn)
         if not all(_is_int(img.get(k)) and img[k] > 0 for k in ("width", "height")):
             col.error(f"image {img.get('id')} ({fn}): width/height must be positive ints")
+        elif not _size_ok(img):
+            col.error(f"image {img.get('id')} ({fn}): {pixel_limit_error(img['width'], img['height'])}")
     for cat in data["categories"]:
         if isinstance(cat, dict) and not isinstance(cat.get("name"), str):
             col.error(f"category {cat.get('id')}: missing name")
@@ -335,11 +346,11 @@ def _check_annotations(
             col.error(f"{where}: duplicate annotation id")
         if _is_int(aid):
             ann_ids.add(aid)
-        if ann.get("image_id") not in images:
+        if not _is_int(ann.get("image_id")) or ann["image_id"] not in images:
             col.error(f"{where}: image_id {ann.get('image_id')!r} is not in images")
             evaluable = False
             continue
-        if ann.get("category_id") not in cat_ids:
+        if not _is_int(ann.get("category_id")) or ann["category_id"] not in cat_ids:
             col.error(f"{where}: category_id {ann.get('category_id')!r} is not in categories")
             evaluable = False
         if "iscrowd" not in ann or ann["iscrowd"] not in (0, 1):
@@ -351,8 +362,8 @@ def _check_annotations(
         if "ignore" in ann:
             col.warn(f"{where}: has an 'ignore' field (no effect in COCOeval; detectron2 rejects ignore != 0)")
         img = images[ann["image_id"]]
-        if not all(_is_int(img.get(k)) and img[k] > 0 for k in ("width", "height")):
-            evaluable = False
+        if not all(_is_int(img.get(k)) and img[k] > 0 for k in ("width", "height")) or not _size_ok(img):
+            evaluable = False  # reported with the image; never passed to pycocotools (it crashes)
             continue
         rle = _check_annotation(ann, img, col)
         if rle is None:
@@ -360,7 +371,7 @@ def _check_annotations(
         elif img["id"] in keep_ids:
             decoded[(img["id"], ann.get("category_id"))].append(rle)
     col.counts["annotations"] = len(data["annotations"])
-    with_anns = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
+    with_anns = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict) and _is_int(a.get("image_id"))}
     col.counts["images_without_annotations"] = sum(1 for i in images if i not in with_anns)
     return evaluable, decoded
 

@@ -34,6 +34,7 @@ from symnet_core.io.common import (
     category_color,
     check_categories,
     present_class_ids,
+    remove_stale_temps,
 )
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,7 @@ def write_png_masks(
     dtype = np.uint8 if bit_depth == 8 else np.uint16
     lut = _lut(cats) if options.visualisations else None
     previous = _old_written(out) if options.remove_stale else set()
+    remove_stale_temps(out)  # left by an export killed mid-write
 
     entries: list[dict[str, Any]] = []
     unlabelled: list[str] = []

@@ -18,7 +18,7 @@ Prints (and with ``--json`` writes) one JSON document:
 * ``propagation`` (``--propagation N``) — end-to-end :func:`~symnet_core.workflows.propagation.propagate_project`
   of a demo folder of N images (:func:`~symnet_core.training.synthetic.generator.make_demo_folder`, PNG) with the demo
   model: wall time and where it goes (decoding, predictor, network, saving, waiting for the loader).
-* ``agreement`` (``--agreement``) — :func:`symnet_core.cli.bench.mask_agreement` of each reduced
+* ``agreement`` (``--agreement``) — :func:`symnet_core.benchmarks.agreement.mask_agreement` of each reduced
   precision vs fp32 on the GPU, held-out classes of the demo model.
 
 Nothing here asserts a speed; tests/integration/test_gpu.py runs the code paths on a tiny model.
@@ -100,9 +100,9 @@ def cuda_times_ms(fn: Callable[[], object], repeats: int, warmup: int, device: t
 
 
 def _scenes(n: int, hw: tuple[int, int], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from symnet_core.cli.bench import _scene
+    from symnet_core.benchmarks.cpu import scene
 
-    return [_scene(hw, seed + i) for i in range(n)]
+    return [scene(hw, seed + i) for i in range(n)]
 
 
 def seeded_model(image_size: int, layers: int = 50, shots: int = 1, **overrides: Any) -> SymNet:
@@ -313,8 +313,8 @@ def _one_propagation(project: Any, loaded: Any, prop: Any, keys: list[str], batc
 # ----------------------------------------------------------------------------------------------
 def agreement_on_device(checkpoint: str, device: torch.device, precisions: tuple[str, ...], queries: int,
                         seed: int) -> dict[str, object]:  # fmt: skip
-    """:func:`symnet_core.cli.bench.mask_agreement` of each reduced precision vs fp32 on ``device``."""
-    from symnet_core.cli.bench import dataset_from_metadata, mask_agreement
+    """:func:`symnet_core.benchmarks.agreement.mask_agreement` of each reduced precision vs fp32 on ``device``."""
+    from symnet_core.benchmarks.agreement import dataset_from_metadata, mask_agreement
     from symnet_core.inference.loading import load_predictor
 
     loaded = load_predictor(checkpoint, device=str(device))
