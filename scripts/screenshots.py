@@ -159,8 +159,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     window.load_checkpoint(checkpoint if real else "stand-in.pth", "demo model" if real else "stand-in")
     wait(lambda: window.document.current_mask is not None)
     doc, canvas = window.document, window.canvas
-    doc.rename_class(doc.classes[0].id, str(manifest["class_name"]))
-    doc.recolor_class(doc.classes[0].id, "#3cd8f0")  # a colour that stands out against magenta stars
+    window.class_ops.rename_class(doc.classes[0].id, str(manifest["class_name"]))
+    window.class_ops.recolor_class(doc.classes[0].id, "#3cd8f0")  # a colour that stands out against magenta stars
     window.toasts.clear()
 
     # paint a support: brush strokes along the object, then the rest as the user would finish it
@@ -224,7 +224,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         dock = dock.parentWidget()
     window.resizeDocks([dock], [760], Qt.Orientation.Horizontal)
     for k in window.images.ordered_keys()[:3]:
-        doc.accept(k)
+        window.status_ops.accept(k)
     pump(1.5)
     window.images.set_filter(0)
     pump(1.5)

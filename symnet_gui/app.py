@@ -102,13 +102,13 @@ class ExitAfterModel(QObject):
         QTimer.singleShot(0, self._window.close)
 
 
-def create_app(argv: list[str] | None = None) -> QApplication:
+def create_app(argv: list[str] | None = None, theme: str = "auto") -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         QApplication.setApplicationName("symnet-annotate")
         QApplication.setOrganizationName("symnet-annotate")
         app = QApplication(argv or sys.argv[:1])
-    apply_theme(app)
+    apply_theme(app, theme)
     return app
 
 
@@ -118,12 +118,26 @@ def start_session(window: MainWindow, args: argparse.Namespace) -> None:
         window.start_demo()
     elif args.path:
         window.open_folder(args.path)
+    else:
+        offer_last_folder(window)
     checkpoint = args.checkpoint or (window.settings.last_checkpoint if not args.demo else "")
     if checkpoint:
         if Path(checkpoint).is_file():
             window.load_checkpoint(checkpoint)
         elif args.checkpoint:
             window.notes.error(f"Checkpoint not found: {checkpoint}", "Model ▸ Open checkpoint… to choose one.")
+
+
+def offer_last_folder(window: MainWindow) -> bool:
+    """Started without a folder: offer the most recent one that still exists (not opened by itself:
+    it may be on a slow or unmounted drive, and the user may want another)."""
+    for folder in window.settings.recent_folders:
+        if Path(folder).is_dir():
+            window.notes.post("info", f"Continue with {Path(folder).name}?", folder, "Open",
+                              lambda f=folder: window.open_folder(f), key="last-folder",
+                              holds=lambda: window.document.project is None)
+            return True
+    return False
 
 
 def _close_on_signals(window: MainWindow) -> None:
@@ -146,8 +160,8 @@ def _close_on_signals(window: MainWindow) -> None:
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    app = create_app()
     settings = AppSettings.load()
+    app = create_app(theme=settings.theme)
     if args.device:
         settings.device = args.device
     window = MainWindow(settings)

@@ -13,30 +13,23 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QFileDialog,
-    QMainWindow,
-    QMessageBox,
-    QScrollArea,
-    QToolBar,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from symnet_core.assets import demo_model_path
 from symnet_gui.actions.table import build_actions, build_menus
 from symnet_gui.canvas.uncertainty import UncertaintyController
 from symnet_gui.canvas.view import CanvasView
 from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.document.ops import ClassOps, MaskOps, StatusOps
 from symnet_gui.document.review import ReviewController
 from symnet_gui.platform.paths import config_dir, data_dir, log_file
+from symnet_gui.platform.project_memory import ProjectMemory
 from symnet_gui.platform.settings import AppSettings
 from symnet_gui.services.demo import seed_demo_project
 from symnet_gui.services.inference_service import InferenceService
 from symnet_gui.services.models_service import ModelsService
 from symnet_gui.services.types import ModelSpec, ServiceError
+from symnet_gui.widgets.about import AppExtras
 from symnet_gui.widgets.adaptation_panel import AdaptationPanel
 from symnet_gui.widgets.class_panel import ClassPanel
 from symnet_gui.widgets.export_dialog import ExportDialog
@@ -45,18 +38,18 @@ from symnet_gui.widgets.image_panel import ImagePanel
 from symnet_gui.widgets.model_panel import ModelPanel
 from symnet_gui.widgets.models_dialog import ModelsDialog
 from symnet_gui.widgets.notifications import MessagesDialog, NotificationCenter, ToastArea
+from symnet_gui.widgets.panel_scroll import PanelScroll
 from symnet_gui.widgets.propagation_panel import PropagationPanel
+from symnet_gui.widgets.recent_menu import RecentMenu
 from symnet_gui.widgets.review_bar import ReviewBar
 from symnet_gui.widgets.status_line import StatusLine
 from symnet_gui.widgets.tool_options import BrushSizeControl, OpacityControl
+from symnet_gui.widgets.toolbar import build_toolbar, refresh_icons
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MainWindow"]
 
-_TOOLBAR = ("tool.brush", "tool.eraser", "tool.polygon", "|size", "|", "edit.undo", "edit.redo", "edit.fill_holes",
-            "edit.clear", "|", "view.overlay", "|opacity", "view.uncertainty", "|", "view.fit", "view.actual", "|",
-            "model.propagate", "file.export")
 _DOCK_WIDTH = 320
 _CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.ckpt *.safetensors);;All files (*)"
 
@@ -75,14 +68,17 @@ class MainWindow(QMainWindow):
         self.canvas = CanvasView(self.document)
         self.canvas.set_brush_size(self.settings.brush_size)
         self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
-        self.images = ImagePanel(self.document, self.settings.thumbnail_size)
-        self.classes = ClassPanel(self.document)
+        self.status_ops = StatusOps(self.document)
+        self.mask_ops = MaskOps(self.document)
+        self.class_ops = ClassOps(self.document)
+        self.images = ImagePanel(self.document, self.status_ops, self.settings.thumbnail_size)
+        self.classes = ClassPanel(self.document, self.class_ops)
         self.adaptation = AdaptationPanel(self.document, self.service, self.notes, self.prediction_settings)
         self.model_panel = ModelPanel(self.service, self.adaptation)
         self.model_panel.set_values(0.5, True, self.settings.device)
         self.propagation = PropagationPanel(self.document, self.service, self.notes, self.prediction_settings,
                                             self.images.selected_keys)
-        self.review = ReviewController(self.document, self.images.all_keys_sorted, self.notes, self)
+        self.review = ReviewController(self.document, self.status_ops, self.images.all_keys_sorted, self.notes, self)
         self.uncertainty = UncertaintyController(self.document, self.service, self.canvas, self.notes,
                                                  self.prediction_settings, self)
         self.models_service = models or ModelsService(parent=self)
@@ -95,14 +91,27 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._sized = False
 
+        self.extras = AppExtras(self.settings, lambda: getattr(self.service.model_spec, "label", ""), self._restyle,
+                                self)
         targets = {"window": self, "doc": self.document, "canvas": self.canvas, "review": self.review,
                    "images": self.images, "classes": self.classes, "propagation": self.propagation,
-                   "adaptation": self.adaptation}
+                   "adaptation": self.adaptation, "status": self.status_ops, "mask": self.mask_ops,
+                   "class_ops": self.class_ops, "extras": self.extras}
         self.commands = build_actions(self, targets, self.settings.shortcuts)
         build_menus(self.menuBar(), self.commands)
         self._build_layout()
         self._connect()
+        self.memory = ProjectMemory(self.settings, self.document)
+        self.memory.register("sort", self.images.sort_mode, self.images.set_sort_mode,
+                             self.images.sort_box.currentIndexChanged)
+        self.memory.register("scope", lambda: self.propagation.scope, self.propagation.set_scope,
+                             self.propagation.scope_group.buttonToggled)
+        self.memory.register("opacity", lambda: self.canvas.overlay_opacity, self.set_opacity)
+        self.recent_menu = RecentMenu(self.settings, self.open_folder, self)
+        file_menu = self.commands["file.open_read_only"].associatedObjects()[-1]
+        file_menu.insertMenu(self.commands["file.demo"], self.recent_menu)  # type: ignore[union-attr]
         self.commands["view.overlay"].setChecked(self.settings.show_overlay)
+        self.commands["view.light_theme"].setChecked(self.extras.light_now())
         self._update_enabled()
         self._restore_geometry()
 
@@ -116,23 +125,15 @@ class MainWindow(QMainWindow):
         self.review_bar = ReviewBar(self.document, self.commands)
         lay.addWidget(self.review_bar)
         lay.addWidget(self.canvas, 1)
+        self.toasts = ToastArea(self.notes, central)  # below the canvas: never covers it
+        self.toasts.more_requested.connect(self.show_messages)
+        lay.addWidget(self.toasts)
         self.setCentralWidget(central)
-        self.toasts = ToastArea(self.notes, central)
 
-        toolbar = QToolBar("Tools", objectName="tools")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.opacity_control = OpacityControl(self.canvas)
-        for item in _TOOLBAR:
-            if item == "|":
-                toolbar.addSeparator()
-            elif item == "|size":
-                toolbar.addWidget(BrushSizeControl(self.canvas))
-            elif item == "|opacity":
-                toolbar.addWidget(self.opacity_control)
-            else:
-                toolbar.addAction(self.commands[item])
-        self.addToolBar(toolbar)
+        self.toolbar = build_toolbar(self.commands, {"size": BrushSizeControl(self.canvas),
+                                                     "opacity": self.opacity_control}, self)
+        self.addToolBar(self.toolbar)
 
         self._docks = [self._dock("Images", self.images, Qt.DockWidgetArea.LeftDockWidgetArea),
                        self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -146,12 +147,7 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
                          QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         if area == Qt.DockWidgetArea.RightDockWidgetArea:
-            scroll = QScrollArea()
-            scroll.setWidgetResizable(True)
-            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            scroll.setWidget(widget)
-            dock.setWidget(scroll)
+            dock.setWidget(PanelScroll(widget))
         else:
             dock.setWidget(widget)
         dock.setMinimumWidth(_DOCK_WIDTH - (40 if area == Qt.DockWidgetArea.LeftDockWidgetArea else 20))
@@ -168,6 +164,8 @@ class MainWindow(QMainWindow):
         doc = self.document
         doc.notify.connect(lambda level, msg, hint: self.notes.post(level, msg, hint))
         doc.project_changed.connect(self._on_project_changed)
+        for signal in (doc.project_changed, doc.classes_changed, doc.records_changed):
+            signal.connect(lambda *_a: self.notes.recheck())
         doc.image_changed.connect(lambda _k: self._update_enabled())
         self.canvas.tool_changed.connect(lambda name: self.commands[f"tool.{name}"].setChecked(True))
         self.images.grid_mode_changed.connect(self.commands["view.grid"].setChecked)
@@ -179,7 +177,7 @@ class MainWindow(QMainWindow):
         self.service.model_failed.connect(self._on_model_failed)
         self.service.model_loaded.connect(lambda info: [self.notes.warning(w) for w in info.warnings])
         self.service.demo_ready.connect(self._on_demo_ready)
-        self.service.demo_failed.connect(lambda e: self.notes.error(e.message, e.hint))
+        self.service.demo_failed.connect(lambda e: (self.notes.resolve("demo"), self.notes.error(e.message, e.hint)))
         self.service.long_job_changed.connect(lambda _running: self._update_enabled())
         app = QApplication.instance()
         if app is not None:
@@ -212,8 +210,14 @@ class MainWindow(QMainWindow):
             what = "An adaptation" if self.service.adaptation_running else "A propagation"
             self.notes.info(f"{what} is running.", "Cancel it (Ctrl+.) before opening another folder.")
             return False
+        self.memory.remember()  # the project being left (opacity has no change signal)
         if not self.document.open(folder, read_only=read_only):
             return False
+        if self.document.created_default_class:
+            doc = self.document
+            self.notes.post("info", "New project: one class named “object” was created.",
+                            "Rename it to what you are labelling — the class name is the model's text prompt.",
+                            key="default-class", holds=lambda: [c.name for c in doc.classes] == ["object"])
         self.settings.add_recent(str(Path(folder).resolve()))
         return True
 
@@ -346,12 +350,13 @@ class MainWindow(QMainWindow):
 
     def start_demo(self) -> None:
         model = demo_model_path()
-        self.notes.info("Preparing the demo folder…")
+        self.notes.post("info", "Preparing the demo folder…", key="demo")
         self.service.prepare_demo(str(data_dir() / "demo"), str(model))
 
     @Slot(str, str)
     def _on_demo_ready(self, folder: str, model_path: str) -> None:
         self._offer_models = False  # the demo brings its own model (loaded below)
+        self.notes.resolve("demo")
         try:
             self._open_demo(folder, model_path)
         finally:
@@ -391,12 +396,20 @@ class MainWindow(QMainWindow):
     def redo(self) -> None:
         self.document.undo_group.redo()
 
+    def _restyle(self) -> None:
+        refresh_icons(self.toolbar, self.commands)
+        self.review_bar.restyle()
+        self.images.view.viewport().update()
+
     def set_overlay_visible(self, visible: bool) -> None:
         self.canvas.set_overlay_visible(visible)
         self.settings.show_overlay = bool(visible)
 
     def change_opacity(self, direction: int) -> None:
-        value = min(1.0, max(0.0, self.canvas.overlay_opacity + 0.1 * direction))
+        self.set_opacity(self.canvas.overlay_opacity + 0.1 * direction)
+
+    def set_opacity(self, value: float) -> None:
+        value = min(1.0, max(0.0, float(value)))
         self.canvas.set_overlay_opacity(value)
         self.opacity_control.set_value(value)
 
@@ -426,6 +439,7 @@ class MainWindow(QMainWindow):
     def show_messages(self) -> None:
         if self._messages is None:
             self._messages = MessagesDialog(self.notes, self)
+        self.toasts.reset_more()
         self._messages.show()
         self._messages.raise_()
 
@@ -459,6 +473,7 @@ class MainWindow(QMainWindow):
         qs.setValue("state", self.saveState())
         self.settings.brush_size = self.canvas.brush_size
         self.settings.overlay_opacity = round(self.canvas.overlay_opacity, 2)
+        self.memory.remember()
         self.settings.save()
         self._shutdown()
         event.accept()

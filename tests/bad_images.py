@@ -115,10 +115,10 @@ def make_bad_corpus(directory: str | Path) -> dict[str, Expected]:
 
     rgba = np.zeros((10, 20, 4), dtype=np.uint8)
     rgba[..., :3] = (200, 100, 50)
-    rgba[:, :10, 3] = 0  # left half fully transparent -> black
+    rgba[:, :10, 3] = 0  # left half fully transparent -> the neutral background (ImageNet mean)
     rgba[:, 10:, 3] = 255
     Image.fromarray(rgba).save(d / "rgba.png")
-    out["rgba.png"] = Expected(True, size=(20, 10), mode="RGBA", probe=((2, 2), (0, 0, 0), 0))
+    out["rgba.png"] = Expected(True, size=(20, 10), mode="RGBA", probe=((2, 2), (124, 116, 104), 0))
     out["rgba.png#opaque"] = Expected(True, size=(20, 10), mode="RGBA", probe=((15, 2), (200, 100, 50), 0))
 
     pal = Image.new("P", (12, 8), 1)
@@ -129,7 +129,7 @@ def make_bad_corpus(directory: str | Path) -> dict[str, Expected]:
     palt = Image.new("P", (12, 8), 1)
     palt.putpalette([0, 0, 0, 0, 128, 255] + [0] * (254 * 3))
     palt.save(d / "palette_transparent.png", transparency=1)
-    out["palette_transparent.png"] = Expected(True, size=(12, 8), mode="P", probe=((3, 3), (0, 0, 0), 0))
+    out["palette_transparent.png"] = Expected(True, size=(12, 8), mode="P", probe=((3, 3), (124, 116, 104), 0))
 
     f = np.linspace(-1.0, 1.0, 16 * 8, dtype=np.float32).reshape(8, 16)
     f[0, 0] = np.nan
@@ -141,7 +141,7 @@ def make_bad_corpus(directory: str | Path) -> dict[str, Expected]:
     out["gray.png"] = Expected(True, size=(9, 7), mode="L", probe=((4, 4), (77, 77, 77), 0))
 
     Image.new("LA", (9, 7), (200, 128)).save(d / "gray_alpha.png")
-    out["gray_alpha.png"] = Expected(True, size=(9, 7), mode="LA", probe=((4, 4), (100, 100, 100), 1))
+    out["gray_alpha.png"] = Expected(True, size=(9, 7), mode="LA", probe=((4, 4), (162, 158, 152), 1))
 
     bilevel = Image.new("1", (8, 8), 0)
     bilevel.putpixel((3, 3), 1)

@@ -13,9 +13,12 @@ Display normalisation (how any file becomes ``H x W x 3`` ``uint8`` RGB)
     * ``RGB``: unchanged. ``L`` (grayscale) and ``1`` (bilevel, 0/255): replicated to 3 channels.
     * ``P`` (palette): expanded through the palette.
     * Transparency (``RGBA``, ``LA``, ``PA``, ``P`` with a transparent index, ``RGBa``): the colour
-      is **composited on black** (``rgb * alpha / 255``). Pixels under full transparency have no
-      defined colour (encoders often keep stale data there); black is deterministic and matches
-      what the model should see for a cut-out. The alpha channel itself is not kept.
+      is **composited on a neutral grey**, :data:`TRANSPARENT_BACKGROUND` = the ImageNet mean
+      colour ``(124, 116, 104)``: ``(rgb * alpha + bg * (255 - alpha)) / 255``. Pixels under full
+      transparency have no defined colour (encoders often keep stale data there); the mean colour
+      is deterministic and normalises to ~0 at the model's input, so a cut-out's empty area reads
+      as "nothing" instead of a black object (black degraded predictions). The GUI shows the same
+      pixels (it reads through this function). The alpha channel itself is not kept.
     * ``CMYK``, ``YCbCr``, ``RGBX``: Pillow's conversion to RGB (no ICC colour management).
     * Integer images deeper than 8 bits (``I;16``, ``I;16B``, ``I;16L``, ``I``): scaled by the
       smallest bit depth that holds the image's maximum value: ``bits = max(8, bit_length(max))``,
@@ -57,9 +60,11 @@ from symnet_core.io.folders import SUPPORTED_EXTENSIONS, list_images, natural_ke
 __all__ = [
     "MAX_PIXELS",
     "SUPPORTED_EXTENSIONS",
+    "TRANSPARENT_BACKGROUND",
     "ImageReadError",
     "LoadedImage",
     "apply_pixel_limit",
+    "composite_on_background",
     "list_images",
     "natural_key",
     "pil_to_array",
@@ -357,8 +362,7 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     if mode in ("RGBA", "PA", "RGBa"):
         return _composite(np.asarray(im.convert("RGBA") if mode != "RGBA" else im))
     if mode == "LA":
-        la = np.asarray(im)
-        return _gray_to_rgb(_premultiply(la[..., 0], la[..., 1]))
+        return _composite(np.asarray(im.convert("RGBA")))
     if mode.startswith("I"):
         return _gray_to_rgb(_integer_to_uint8(_as_integer_array(im)))
     if mode == "F":
@@ -373,14 +377,20 @@ def _gray_to_rgb(g: np.ndarray) -> np.ndarray:
     return np.repeat(g[:, :, None], 3, axis=2)
 
 
-def _premultiply(c: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    if c.ndim == 3:
-        alpha = alpha[..., None]
-    return ((c.astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
+#: RGB that transparent pixels are composited on (the ImageNet mean colour, rounded)
+TRANSPARENT_BACKGROUND = (124, 116, 104)
+
+
+def composite_on_background(rgba: np.ndarray) -> np.ndarray:
+    """``H x W x 4`` uint8 RGBA -> ``H x W x 3`` uint8 RGB over :data:`TRANSPARENT_BACKGROUND`."""
+    alpha = rgba[..., 3:4].astype(np.uint32)
+    bg = np.asarray(TRANSPARENT_BACKGROUND, np.uint32)
+    out = (rgba[..., :3].astype(np.uint32) * alpha + bg * (255 - alpha) + 127) // 255
+    return out.astype(np.uint8)
 
 
 def _composite(rgba: np.ndarray) -> np.ndarray:
-    return _premultiply(rgba[..., :3], rgba[..., 3])
+    return composite_on_background(rgba)
 
 
 def _as_integer_array(im: Image.Image) -> np.ndarray:

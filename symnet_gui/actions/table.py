@@ -74,9 +74,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # Edit
     ActionSpec("edit.undo", "&Undo", "&Edit", "window.undo", ("Ctrl+Z",)),
     ActionSpec("edit.redo", "&Redo", "&Edit", "window.redo", ("Ctrl+Shift+Z", "Ctrl+Y")),
-    ActionSpec("edit.fill_holes", "&Fill holes", "&Edit", "doc.fill_holes", ("F",), separator_before=True,
+    ActionSpec("edit.fill_holes", "&Fill holes", "&Edit", "mask.fill_holes", ("F",), separator_before=True,
                tip="Fill background enclosed by the current class"),
-    ActionSpec("edit.clear", "&Clear mask", "&Edit", "doc.clear_mask", ("Shift+Del",),
+    ActionSpec("edit.clear", "&Clear mask", "&Edit", "mask.clear_mask", ("Shift+Del",),
                tip="Remove every painted pixel of this image (undoable)"),
     ActionSpec("edit.add_class", "&New class…", "&Edit", "classes.add_class_interactive", ("Ctrl+Shift+N",),
                separator_before=True),
@@ -86,10 +86,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("tool.eraser", "&Eraser", "&Tools", "canvas.set_tool", ("E",), ("eraser",), checkable=True,
                group="tool", tip="Erase to background"),
     ActionSpec("tool.polygon", "&Polygon", "&Tools", "canvas.set_tool", ("P",), ("polygon",), checkable=True,
-               group="tool", tip="Click points; double-click or Enter fills; Alt erases; Esc cancels"),
+               group="tool", tip="Click points; double-click or Enter fills; hold Shift to erase instead; Esc cancels"),
     ActionSpec("tool.bigger", "Bigger brush", "&Tools", "canvas.grow_brush", ("]",), separator_before=True),
     ActionSpec("tool.smaller", "Smaller brush", "&Tools", "canvas.shrink_brush", ("[",)),
-    *(ActionSpec(f"class.{i}", f"Class {i}", "&Tools", "doc.select_class_index", (str(i),), (i - 1,),
+    *(ActionSpec(f"class.{i}", f"Class {i}", "&Tools", "class_ops.select_class_index", (str(i),), (i - 1,),
                  separator_before=i == 1, tip=f"Paint with the class listed {i}.")
       for i in range(1, 10)),
     # View
@@ -106,6 +106,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("view.grid", "Thumbnail &grid", "&View", "images.set_grid_mode", ("G",), checkable=True,
                separator_before=True, tip="Review many images at once"),
     ActionSpec("view.search", "Find image…", "&View", "images.focus_search", ("Ctrl+F",)),
+    ActionSpec("view.light_theme", "&Light theme", "&View", "extras.set_light_theme", checkable=True,
+               separator_before=True, tip="Light or dark chrome (the first start follows the desktop setting)"),
     # Review
     ActionSpec("review.accept_next", "&Accept and next", "&Review", "review.accept_and_next", ("Return", "Enter"),
                tip="Accept this mask and go to the next image to review"),
@@ -137,6 +139,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("help.shortcuts", "&Keyboard shortcuts", "&Help", "window.show_help", ("F1",)),
     ActionSpec("help.messages", "&Messages…", "&Help", "window.show_messages"),
     ActionSpec("help.log", "Open &log folder", "&Help", "window.open_log_folder"),
+    ActionSpec("help.docs", "User &guide", "&Help", "extras.open_docs", separator_before=True,
+               tip="docs/gui.md: the workflow, every panel and shortcut"),
+    ActionSpec("help.about", "&About symnet-annotate", "&Help", "extras.show_about",
+               tip="Version, the model in use, licences"),
 )
 
 

@@ -56,6 +56,19 @@ class SaveJob:
             raise ValueError(f"a {self.kind!r} job needs the origin record")
 
 
+def save_kind(rec: ImageRecord, origin: ImageRecord | None, back_to_origin: bool, has_pixels: bool) -> str:
+    """The :data:`KINDS` entry for writing a mask: ``rec`` is the stored record, ``origin`` the one
+    the image was opened with, ``back_to_origin`` whether undo returned to it."""
+    if back_to_origin and origin is not None:
+        if origin.mask is None and not has_pixels:
+            return "restore_empty"
+        if origin.status in (ImageStatus.PREDICTED, ImageStatus.REJECTED):
+            return "restore"
+        if origin.status is ImageStatus.ACCEPTED:
+            return "accepted"
+    return "emptied_support" if rec.is_support and not has_pixels else "edit"
+
+
 def write_mask(project: Project, job: SaveJob) -> ImageRecord:
     """Do ``job`` in the store (any thread); returns the image's new record. Raises what the
     store raises (``ProjectError``, ``OSError``, ``ValueError``)."""

@@ -1,8 +1,8 @@
 """``AnnotationDocument``: the GUI thread's view of the open project.
 
 It wraps the Qt-free :class:`symnet_core.project.Project` and adds what the widgets need:
-signals, the current image and its working mask, one ``QUndoStack`` per image, debounced saving
-and the review operations (accept, reject, support).
+signals, the current image and its working mask, one ``QUndoStack`` per image and debounced saving.
+Review and class operations live in :mod:`symnet_gui.document.ops` and use the public API here.
 
 Frames
     The current mask is ``H x W`` (``uint8``/``uint16`` class ids, 0 = background) in the
@@ -36,28 +36,20 @@ import numpy as np
 from PySide6.QtCore import QObject, QRect, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QUndoGroup, QUndoStack
 
-from symnet_core.project import (
-    ClassRecord,
-    ImageRecord,
-    ImageStatus,
-    Project,
-    ProjectError,
-    ProjectLockedError,
-)
-from symnet_gui.document.autosave import BackgroundWriter, SaveJob, write_mask
-from symnet_gui.document.ops import DocumentOpsMixin, fill_holes
+from symnet_core.project import ClassRecord, ImageRecord, ImageStatus, Project, ProjectError, ProjectLockedError
+from symnet_gui.document.autosave import BackgroundWriter, SaveJob, save_kind, write_mask
 from symnet_gui.document.undo import MaskPatchCommand, changed_bbox
 from symnet_gui.services.image_loader import ImageLoader, LoadedView
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnnotationDocument", "fill_holes"]
+__all__ = ["AnnotationDocument"]
 
 UNDO_LIMIT = 200
 MAX_STACKS = 40
 
 
-class AnnotationDocument(DocumentOpsMixin, QObject):
+class AnnotationDocument(QObject):
     """The open project, the current image and its edits. GUI thread only."""
 
     project_changed = Signal()
@@ -73,6 +65,7 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
     def __init__(self, parent: QObject | None = None, *, autosave_delay_ms: int = 800) -> None:
         super().__init__(parent)
         self.project: Project | None = None
+        self.created_default_class = False  # open() made the class "object" (a new project)
         self.undo_group = QUndoGroup(self)
         self._stacks: OrderedDict[str, QUndoStack] = OrderedDict()
         self._origin: dict[str, ImageRecord] = {}
@@ -118,10 +111,9 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
             log.exception("opening %s failed", folder)
             return False
         self.project = project
-        if not project.classes and not project.read_only:
-            self.add_class("object")
-            self.notify.emit("info", "New project: one class named “object” was created.",
-                             "Rename it to what you are labelling — the class name is the model's text prompt.")
+        self.created_default_class = not project.classes and not project.read_only
+        if self.created_default_class:
+            project.add_class("object")  # the window says so while it is still named that
         self._keys = [r.path for r in project.images if not r.missing]
         self._class_id = project.classes[0].id if project.classes else 0
         self._project_timer.start()
@@ -240,6 +232,35 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
     def stack(self, key: str | None = None) -> QUndoStack | None:
         key = key or self._key
         return self._stacks.get(key) if key else None
+
+    def set_current_class(self, class_id: int) -> None:
+        if class_id != self._class_id and any(c.id == class_id for c in self.classes):
+            self._class_id = class_id
+            self.current_class_changed.emit(class_id)
+
+    def status_applied(self, key: str, rec: ImageRecord) -> None:
+        """The store changed ``key``'s status to ``rec`` (review ops): it is the new clean state."""
+        if key == self._key:
+            self._record = rec
+        self._origin[key] = rec
+        if (stack := self._stacks.get(key)) is not None:
+            stack.setClean()
+        self._loader.invalidate(key)
+        self.records_changed.emit((key,))
+
+    def forget_class(self, class_id: int) -> None:
+        """The store removed ``class_id``: drop it from the working mask, undo history and views."""
+        for stack in self._stacks.values():
+            stack.clear()
+        if self._mask is not None:
+            self._mask[self._mask == class_id] = 0
+        self._loader.invalidate()
+        if self._class_id == class_id:
+            self._class_id = self.classes[0].id if self.classes else 0
+            self.current_class_changed.emit(self._class_id)
+        self.classes_changed.emit()
+        self.mask_changed.emit(QRect())
+        self.records_changed.emit(())
 
     # --- current image -----------------------------------------------------------------------
 
@@ -401,20 +422,9 @@ class AnnotationDocument(DocumentOpsMixin, QObject):
             return None
         key, mask = self._key, self._mask
         rec = self.project.image(key)
-        origin = self._origin.get(key)
-        stack = self._stacks.get(key)
-        back_to_origin = stack is not None and stack.isClean() and origin is not None
-        has_pixels = bool(mask.any())
-        if back_to_origin and origin.mask is None and not has_pixels:
-            kind = "restore_empty"
-        elif back_to_origin and origin.status in (ImageStatus.PREDICTED, ImageStatus.REJECTED):
-            kind = "restore"
-        elif back_to_origin and origin.status is ImageStatus.ACCEPTED:
-            kind = "accepted"
-        elif rec.is_support and not has_pixels:
-            kind = "emptied_support"
-        else:
-            kind = "edit"
+        origin, stack = self._origin.get(key), self._stacks.get(key)
+        back = stack is not None and stack.isClean() and origin is not None
+        kind = save_kind(rec, origin, back, bool(mask.any()))
         return SaveJob(self._edit_seq, key, self._writer.copy_for_job(mask) if copy else mask, kind, origin)
 
     @Slot(object, object, object)

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Slot
 
 from symnet_core.project import ImageStatus
 from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.document.ops import StatusOps
 from symnet_gui.widgets.notifications import NotificationCenter
 
 __all__ = ["ReviewController"]
@@ -24,10 +25,11 @@ TO_REVIEW = frozenset({ImageStatus.PREDICTED})
 class ReviewController(QObject):
     """Action targets for review. ``order()`` returns every key in the list's sort order."""
 
-    def __init__(self, document: AnnotationDocument, order: Callable[[], list[str]], notes: NotificationCenter,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, document: AnnotationDocument, status: StatusOps, order: Callable[[], list[str]],
+                 notes: NotificationCenter, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._doc = document
+        self._status = status
         self._order = order
         self._notes = notes
         self._snapshot: list[str] = []
@@ -89,7 +91,7 @@ class ReviewController(QObject):
 
     def accept_and_next(self) -> bool:
         nxt = self._step(True, TO_REVIEW)  # decided before the list re-filters
-        if self._doc.current_key is None or not self._doc.accept():
+        if self._doc.current_key is None or not self._status.accept():
             return False
         if nxt is None:
             self._notes.info("Accepted. Nothing left to review.")
@@ -99,7 +101,7 @@ class ReviewController(QObject):
 
     def reject_and_next(self) -> bool:
         nxt = self._step(True, TO_REVIEW)
-        if self._doc.current_key is None or not self._doc.reject():
+        if self._doc.current_key is None or not self._status.reject():
             return False
         if nxt is not None:
             self._doc.select(nxt)
@@ -110,7 +112,7 @@ class ReviewController(QObject):
         if key is None:
             return False
         was = self._doc.current_record is not None and self._doc.current_record.is_support
-        ok = self._doc.toggle_support()
+        ok = self._status.toggle_support()
         if ok:
             name = PurePosixPath(key).name
             self._notes.info(f"{name} is no longer a support." if was else f"{name} is now a support.",

@@ -7,15 +7,19 @@ A command stores the *before* and *after* pixels of the smallest rectangle the e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-if TYPE_CHECKING:
-    from symnet_gui.document.document import AnnotationDocument
+__all__ = ["MaskPatchCommand", "PatchTarget", "changed_bbox"]
 
-__all__ = ["MaskPatchCommand", "changed_bbox"]
+
+class PatchTarget(Protocol):
+    """Where undo/redo writes a patch (the annotation document)."""
+
+    def apply_patch(self, key: str, x: int, y: int, patch: np.ndarray) -> None:
+        """Write ``patch`` (``h x w``, the mask's dtype) at column ``x``, row ``y`` of ``key``'s mask."""
 
 
 def changed_bbox(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -36,7 +40,7 @@ class MaskPatchCommand(QUndoCommand):
             that ``QUndoStack.push`` calls is then skipped.
     """
 
-    def __init__(self, doc: AnnotationDocument, key: str, x: int, y: int, before: np.ndarray,
+    def __init__(self, doc: PatchTarget, key: str, x: int, y: int, before: np.ndarray,
                  after: np.ndarray, text: str, applied: bool = True) -> None:
         super().__init__(text)
         if before.shape != after.shape:

@@ -44,6 +44,9 @@ class AppSettings:
         thumbnail_size: long side of grid thumbnails, in logical pixels.
         autosave_delay_ms: a painted mask is written this long after the last stroke (and
             always before switching images, reviewing or propagating).
+        project_views: per project folder (absolute path), this user's view state: current image,
+            sort order, propagation scope, overlay opacity (:mod:`symnet_gui.platform.project_memory`).
+        theme: ``auto`` (follow the desktop's light/dark setting), ``dark`` or ``light`` (View menu).
     """
 
     brush_size: int = 25
@@ -55,6 +58,8 @@ class AppSettings:
     shortcuts: dict[str, str] = field(default_factory=dict)
     thumbnail_size: int = 128
     autosave_delay_ms: int = 800
+    project_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    theme: str = "auto"
 
     path: Path | None = field(default=None, repr=False, compare=False)
 

@@ -20,16 +20,47 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
 from symnet_core.io.project_masks import WHICH, included, iter_project_images, project_categories
-
-if TYPE_CHECKING:
-    from symnet_core.project import Project
+from symnet_core.project import ImageStatus, Project
 
 log = logging.getLogger(__name__)
+
+#: how the image list names the images an export leaves out (by status)
+_LEFT_OUT = {ImageStatus.PREDICTED: "{n} prediction{s} awaiting review",
+             ImageStatus.UNLABELLED: "{n} unlabelled image{s}", ImageStatus.REJECTED: "{n} rejected prediction{s}",
+             ImageStatus.SUPPORT: "{n} support{s}",
+             ImageStatus.ACCEPTED: "{n} accepted image{s}", ImageStatus.EDITED: "{n} edited image{s}"}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it (there is no getter before Python 3.13's os.getumask)...
+    os.umask(mask)  # ...and put it back
+    return mask
+
+
+#: the mode a file made with open() gets here (0644 under umask 022); atomic writes use mkstemp (0600)
+FILE_MODE = 0o666 & ~_umask()
+
+
+def left_out(project: Project, which: str) -> str:
+    """``"29 predictions awaiting review, 3 unlabelled images"``: what the export does not include
+    as labelled, named as the image list names the statuses (``""`` when nothing)."""
+    counts: dict[ImageStatus, int] = {}
+    for r in project.images:
+        if not r.missing and not included(r.status, which):
+            counts[r.status] = counts.get(r.status, 0) + 1
+    return ", ".join(_LEFT_OUT[s].format(n=n, s="" if n == 1 else "s") for s, n in counts.items())
+
+
+def _normal_permissions(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.chmod(FILE_MODE)
+        except OSError as exc:  # e.g. a file system without modes: the file is still written
+            log.warning("could not set the mode of %s: %s", path, exc)
 
 __all__ = ["ExportRequest", "ExportResult", "ExportTask", "run_export"]
 
@@ -98,14 +129,18 @@ def run_export(req: ExportRequest, progress: Callable[[int, int], None] | None =
             info = {"description": f"symnet-annotate export of {project.images_root}"}
             stats = write_coco(coco_path, iter_project_images(project, req.which, warnings, progress), cats,
                                options=options, info=info)
-            parts.append(f"COCO: {stats.summary()}")
+            summary = stats.summary().replace(f"; {stats.unlabelled_skipped} unlabelled images skipped", "")
+            parts.append(f"COCO: {summary}")
+            _normal_permissions([Path(coco_path)])
             report = validate_coco(coco_path, images_dir=project.images_root)
             validation, valid = report.summary(), report.ok
         if req.png:
             png_dir = str(out / "png")
             pstats = write_png_masks(png_dir, iter_project_images(project, req.which, warnings, progress), cats,
                                      options=PngExportOptions())
-            parts.append(f"PNG masks: {pstats.summary()}")
+            psummary = pstats.summary().replace(f"{pstats.unlabelled_skipped} unlabelled images skipped, ", "")
+            parts.append(f"PNG masks: {psummary}")
+            _normal_permissions([p for p in Path(png_dir).rglob("*") if p.is_file()])
         format_dirs = []
         for fmt in req.formats:
             from symnet_core.io.interop import InstanceExportOptions
@@ -116,6 +151,9 @@ def run_export(req: ExportRequest, progress: Callable[[int, int], None] | None =
                                   images_root=project.images_root)
             format_dirs.append(str(out / fmt))
             parts.append(fstats.summary())
+            _normal_permissions([p for p in (out / fmt).rglob("*") if p.is_file()])
+        if skipped := left_out(project, req.which):
+            parts.append(f"Not exported: {skipped}.")
         return ExportResult(True, coco_path, png_dir, n_images, "\n".join(parts), validation, valid,
                             tuple(dict.fromkeys(warnings)), seconds=time.monotonic() - t0,
                             format_dirs=tuple(format_dirs))

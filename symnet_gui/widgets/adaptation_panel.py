@@ -271,8 +271,11 @@ class AdaptationPanel(QWidget):
         if not doc.save_now():  # the worker reads the supports from the project
             return False
         if not project.supports(cls[0]):
-            self._notes.warning(f"Class “{cls[1]}” has no supports yet.",
-                                "Paint the object on an image and press S to make it a support, then adapt.")
+            cid = cls[0]
+            self._notes.post("warning", f"Class “{cls[1]}” has no supports yet.",
+                             "Paint the object on an image and press S to make it a support, then adapt.",
+                             key=f"no-supports-{cid}",
+                             holds=lambda: doc.project is not None and not doc.project.supports(cid))
             return False
         threshold, use_base = self._settings()
         self._job = self._service.adapt(project, cls[0], threshold=threshold, use_base_learner=use_base,

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.document.ops import ClassOps
 
 __all__ = ["ClassPanel"]
 
@@ -37,9 +38,10 @@ def _swatch(color: str, size: int = 14) -> QIcon:
 class ClassPanel(QWidget):
     """The class table. Checkbox = shown on the canvas; selected row = the class painted."""
 
-    def __init__(self, document: AnnotationDocument, parent: QWidget | None = None) -> None:
+    def __init__(self, document: AnnotationDocument, ops: ClassOps, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._doc = document
+        self._ops = ops
         self._hidden: set[int] = set()
         self._on_hidden = None
         self.list = QListWidget()
@@ -125,7 +127,7 @@ class ClassPanel(QWidget):
     @Slot(QListWidgetItem, QListWidgetItem)
     def _on_current(self, current: QListWidgetItem | None, _prev: object) -> None:
         if current is not None:
-            self._doc.set_current_class(int(current.data(Qt.ItemDataRole.UserRole)))
+            self._ops.set_current_class(int(current.data(Qt.ItemDataRole.UserRole)))
 
     @Slot(QListWidgetItem)
     def _on_item_changed(self, item: QListWidgetItem) -> None:
@@ -144,7 +146,7 @@ class ClassPanel(QWidget):
             return
         name, ok = QInputDialog.getText(self, "New class", "Class name (the model's text prompt):")
         if ok and name.strip():
-            self._doc.add_class(name.strip())
+            self._ops.add_class(name.strip())
 
     def rename_current(self) -> None:
         cid = self._current_id()
@@ -153,7 +155,7 @@ class ClassPanel(QWidget):
         old = self._doc.project.class_by_id(cid).name
         name, ok = QInputDialog.getText(self, "Rename class", "New name (used as the text prompt):", text=old)
         if ok and name.strip() and name.strip() != old:
-            self._doc.rename_class(cid, name.strip())
+            self._ops.rename_class(cid, name.strip())
 
     def recolor_current(self) -> None:
         cid = self._current_id()
@@ -162,7 +164,7 @@ class ClassPanel(QWidget):
         old = QColor(self._doc.project.class_by_id(cid).color)
         color = QColorDialog.getColor(old, self, "Class colour")
         if color.isValid():
-            self._doc.recolor_class(cid, color.name())
+            self._ops.recolor_class(cid, color.name())
 
     def remove_current(self) -> None:
         cid = self._current_id()
@@ -174,4 +176,4 @@ class ClassPanel(QWidget):
             f"Remove the class “{name}”? Its pixels become background in every image "
             "(mask files are kept until overwritten).")
         if answer == QMessageBox.StandardButton.Yes:
-            self._doc.remove_class(cid)
+            self._ops.remove_class(cid)

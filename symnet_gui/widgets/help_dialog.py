@@ -16,7 +16,8 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("Space + drag, or middle-button drag", "Pan"),
     ("Shift + wheel / Ctrl + wheel", "Scroll sideways / up and down"),
     ("Brush: right button", "Erase without switching tools"),
-    ("Polygon: click … double-click", "Fill the polygon (Alt: erase it); Backspace removes a point, Esc cancels"),
+    ("Polygon: click … double-click", "Fill the polygon (Shift+double-click or Shift+Enter: erase it);"
+     " Backspace removes a point, Esc cancels"),
 )
 
 

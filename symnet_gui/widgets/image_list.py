@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 
 from symnet_core.project import ImageRecord, ImageStatus
 from symnet_gui.document.document import AnnotationDocument
-from symnet_gui.platform.style import status_style
+from symnet_gui.platform.style import status_style, theme_color
 from symnet_gui.widgets.thumbnails import ThumbnailCache
 
 __all__ = ["ImageDelegate", "ImageFilterProxy", "ImageListModel", "Roles"]
@@ -146,7 +146,11 @@ class ImageListModel(QAbstractListModel):
 
 
 class ImageFilterProxy(QSortFilterProxyModel):
-    """Filter by status set, maximum confidence and name; sort by name, confidence or status."""
+    """Filter by status set, maximum confidence and name; sort by name, confidence or status.
+
+    The *pinned* key (the image on the canvas) passes the status and confidence filters: a status
+    filter never hides the current image (the name filter still applies — the user typed it).
+    """
 
     SORTS = ("name", "confidence_low", "confidence_high", "status")
 
@@ -156,6 +160,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self._max_conf: float | None = None
         self._text = ""
         self._sort = "name"
+        self._pinned: str | None = None
         self.setDynamicSortFilter(True)
         self.sort(0)
 
@@ -178,6 +183,32 @@ class ImageFilterProxy(QSortFilterProxyModel):
     def set_text(self, text: str) -> None:
         self._refilter(lambda: setattr(self, "_text", text.strip().casefold()))
 
+    def set_pinned(self, key: str | None) -> None:
+        if key != self._pinned:
+            self._refilter(lambda: setattr(self, "_pinned", key))
+
+    def hidden_by(self) -> tuple[int, int]:
+        """``(by status/confidence, by name)``: how many images the filters hide now."""
+        model = self.sourceModel()
+        by_status = by_name = 0
+        for row in range(model.rowCount()):
+            rec: ImageRecord = model.record_at(row)  # type: ignore[attr-defined]
+            if not self._name_ok(rec):
+                by_name += 1
+            elif not self._status_ok(rec):
+                by_status += 1
+        return by_status, by_name
+
+    def _status_ok(self, rec: ImageRecord) -> bool:
+        if rec.path == self._pinned:
+            return True
+        if self._statuses is not None and rec.status.value not in self._statuses:
+            return False
+        return self._max_conf is None or (rec.confidence is not None and rec.confidence <= self._max_conf)
+
+    def _name_ok(self, rec: ImageRecord) -> bool:
+        return not self._text or self._text in rec.path.casefold()
+
     def set_sort(self, mode: str) -> None:
         if mode not in self.SORTS:
             raise ValueError(f"sort must be one of {self.SORTS}")
@@ -188,11 +219,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:
         model = self.sourceModel()
         rec: ImageRecord = model.record_at(row)  # type: ignore[attr-defined]
-        if self._statuses is not None and rec.status.value not in self._statuses:
-            return False
-        if self._max_conf is not None and (rec.confidence is None or rec.confidence > self._max_conf):
-            return False
-        return not self._text or self._text in rec.path.casefold()
+        return self._status_ok(rec) and self._name_ok(rec)
 
     def lessThan(self, left: Index, right: Index) -> bool:
         a: ImageRecord = left.data(Roles.RECORD)
@@ -237,9 +264,9 @@ class ImageDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         r = option.rect.adjusted(2, 2, -2, -2)
-        bg = QColor("#2f3f5c") if selected else QColor("#2b2d31")
+        bg = theme_color("row_selected") if selected else theme_color("row")
         if rec.path == self.current_key:
-            bg = QColor("#35507e")
+            bg = theme_color("row_current")
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(bg)
         painter.drawRoundedRect(r, 4, 4)
@@ -263,7 +290,7 @@ class ImageDelegate(QStyledItemDelegate):
             painter.drawRect(QRect(r.left(), r.top() + 3, 3, r.height() - 6))
             x = box.right() + 8
             name_rect = QRect(x, r.top() + 4, r.right() - x - 4, fm.height())
-            painter.setPen(QColor("#e3e4e8"))
+            painter.setPen(theme_color("text"))
             painter.drawText(name_rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                              fm.elidedText(index.data(), Qt.TextElideMode.ElideMiddle, name_rect.width()))
             info = QRect(x, name_rect.bottom() + 3, name_rect.width(), fm.height())
@@ -272,13 +299,15 @@ class ImageDelegate(QStyledItemDelegate):
 
     def _draw_thumb(self, painter: QPainter, box: QRect, thumb: QImage | None) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("#1f2023"))
+        painter.setBrush(theme_color("thumb_bg"))
         painter.drawRect(box)
         if thumb is None:
             return
         if thumb.isNull():
             painter.setPen(QColor("#f2545b"))
-            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), "unreadable")
+            fm = painter.fontMetrics()  # a small list thumbnail: the sign only (the tooltip says why)
+            text = "unreadable" if fm.horizontalAdvance("unreadable") + 4 <= box.width() else "⚠"
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
             return
         size = thumb.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, size.width(), size.height())
@@ -295,7 +324,7 @@ class ImageDelegate(QStyledItemDelegate):
         painter.drawText(QRect(rect.left(), rect.top(), glyph_w, rect.height()),
                          int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), label)
         if name:
-            painter.setPen(QColor("#c9cad0"))
+            painter.setPen(theme_color("name"))
             text_rect = QRect(rect.left() + glyph_w, rect.top(), rect.width() - glyph_w - conf_w, rect.height())
             painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                              fm.elidedText(PurePosixPath(rec.path).stem, Qt.TextElideMode.ElideMiddle,

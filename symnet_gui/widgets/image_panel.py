@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 
 from symnet_core.project import ImageStatus
 from symnet_gui.document.document import AnnotationDocument
-from symnet_gui.platform.style import STATUS_STYLES
+from symnet_gui.document.ops import StatusOps
+from symnet_gui.platform.style import STATUS_STYLES, theme_color
 from symnet_gui.widgets.image_list import ImageDelegate, ImageFilterProxy, ImageListModel, Roles
 from symnet_gui.widgets.thumbnails import ThumbnailCache
 
@@ -58,7 +59,7 @@ class StatusBar(QWidget):
     def paintEvent(self, event: object) -> None:
         total = sum(self.counts.values())
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#1f2023"))
+        p.fillRect(self.rect(), theme_color("thumb_bg"))
         if not total:
             return
         x = 0.0
@@ -84,15 +85,37 @@ class _ClaimReturn(QObject):
         return False
 
 
+class _UserInput(QObject):
+    """``active`` while a mouse press or key press in the list is being handled."""
+
+    _KINDS = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick, QEvent.Type.KeyPress,
+              QEvent.Type.MouseMove)
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.active = False
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in self._KINDS and not self.active:
+            self.active = True  # the event is delivered after this returns; reset once it is done
+            QTimer.singleShot(0, self._reset)
+        return False
+
+    def _reset(self) -> None:
+        self.active = False
+
+
 class ImagePanel(QWidget):
     """Lists the project's images; selecting one shows it on the canvas."""
 
     grid_mode_changed = Signal(bool)
     propagate_selected_requested = Signal()
 
-    def __init__(self, document: AnnotationDocument, thumb_side: int = 112, parent: QWidget | None = None) -> None:
+    def __init__(self, document: AnnotationDocument, status: StatusOps, thumb_side: int = 112,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._doc = document
+        self._status = status
         self.thumbs = ThumbnailCache(thumb_side, self)
         self.model = ImageListModel(document, self.thumbs)
         self.proxy = ImageFilterProxy(self)
@@ -110,6 +133,9 @@ class ImagePanel(QWidget):
         for label, mode in _SORTS:
             self.sort_box.addItem(label, mode)
         self.sort_box.currentIndexChanged.connect(lambda _i: self.proxy.set_sort(self.sort_box.currentData()))
+        for box in (self.filter_box, self.sort_box):  # long item texts must not widen the dock
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
         self.grid_button = QToolButton(text="▦", checkable=True, toolTip="Thumbnail grid (G)")
         self.grid_button.toggled.connect(self.set_grid_mode)
 
@@ -123,6 +149,10 @@ class ImagePanel(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.view.clicked.connect(self._show_index)  # also when the clicked row already is current
+        self._user_input = _UserInput(self)
+        self.view.installEventFilter(self._user_input)
+        self.view.viewport().installEventFilter(self._user_input)
 
         self.status_bar = StatusBar()
         self.count_label = QLabel()
@@ -211,6 +241,16 @@ class ImagePanel(QWidget):
     def set_filter(self, index: int) -> None:
         self.filter_box.setCurrentIndex(index)
 
+    def sort_mode(self) -> str:
+        return str(self.sort_box.currentData())
+
+    def set_sort_mode(self, mode: str) -> None:
+        """One of :attr:`ImageFilterProxy.SORTS`; ValueError for anything else."""
+        index = self.sort_box.findData(mode)
+        if index < 0:
+            raise ValueError(f"unknown sort {mode!r}")
+        self.sort_box.setCurrentIndex(index)
+
     # --- internals -------------------------------------------------------------------------------
 
     @Slot(int)
@@ -236,16 +276,21 @@ class ImagePanel(QWidget):
 
     @Slot(QModelIndex, QModelIndex)
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self._reshaping:
+        # Only the user picks an image here (a click or a key in the list): typing in the filter
+        # box or a row leaving the filter never switches the canvas.
+        if self._reshaping or not self._user_input.active:
             return
-        if current.isValid():
-            key = current.data(Roles.KEY)
-            if key != self._doc.current_key:
-                self._doc.select(key)
+        self._show_index(current)
+
+    @Slot(QModelIndex)
+    def _show_index(self, index: QModelIndex) -> None:
+        if index.isValid() and (key := index.data(Roles.KEY)) != self._doc.current_key:
+            self._doc.select(key)
 
     @Slot(str)
     def _on_image_changed(self, key: str) -> None:
         self.delegate.current_key = key
+        self.proxy.set_pinned(key)
         self._scroll_to_current()
         self.view.viewport().update()
 
@@ -274,7 +319,11 @@ class ImagePanel(QWidget):
         to_review = counts[ImageStatus.PREDICTED]
         verified = counts[ImageStatus.ACCEPTED] + counts[ImageStatus.EDITED] + counts[ImageStatus.SUPPORT]
         text = f"{shown} of {total} shown · {to_review} to review · {verified} verified"
-        self.count_label.setText(text if total else "No images")
+        by_status, by_name = self.proxy.hidden_by()
+        hidden = [f"{by_status} hidden by the status filter"] if by_status else []
+        hidden += [f"{by_name} hidden by the name filter"] if by_name else []
+        self.count_label.setText((text + "".join(f"\n{h}" for h in hidden)) if total else "No images")
+        self.count_label.setToolTip("The image on the canvas always stays in the list." if by_status else "")
         for i, (label, statuses, conf) in enumerate(_FILTERS):
             if statuses is None:
                 n = total
@@ -291,9 +340,9 @@ class ImagePanel(QWidget):
             return
         menu = QMenu(self)
         n = len(keys)
-        menu.addAction(f"Accept {n} image(s)", lambda: [self._doc.accept(k) for k in keys])
-        menu.addAction(f"Reject {n} image(s)", lambda: [self._doc.reject(k) for k in keys])
-        menu.addAction(f"Use {n} image(s) as supports", lambda: [self._doc.set_support(True, k) for k in keys])
+        menu.addAction(f"Accept {n} image(s)", lambda: [self._status.accept(k) for k in keys])
+        menu.addAction(f"Reject {n} image(s)", lambda: [self._status.reject(k) for k in keys])
+        menu.addAction(f"Use {n} image(s) as supports", lambda: [self._status.set_support(True, k) for k in keys])
         menu.addSeparator()
         menu.addAction(f"Propagate to {n} selected image(s)", self.propagate_selected_requested.emit)
         menu.exec(self.view.viewport().mapToGlobal(pos))

@@ -1,9 +1,20 @@
-"""Non-modal messages: toasts over the canvas, plus a history the user can reopen.
+"""Non-modal messages: a message bar under the canvas, plus a history the user can reopen.
 
 Nothing in the app pops up a blocking error box: problems (a bad checkpoint, an unreadable
 image, a failed save) become a toast with the message, what to do, and optionally an action
-button. Info toasts fade after a few seconds; warnings and errors stay until closed. Every
-message is also logged.
+button. Every message is also logged.
+
+Lifetime
+    Info toasts fade after a few seconds; warnings and errors stay until closed **or until their
+    condition ends**: a message posted with a ``key`` replaces the earlier one with that key, and
+    :meth:`NotificationCenter.resolve` takes it down; a message posted with ``holds`` (a
+    zero-argument predicate) is taken down by :meth:`NotificationCenter.recheck` as soon as the
+    predicate turns false (the window rechecks when the project, its classes or records change).
+
+Placement
+    The :class:`ToastArea` is a widget in the window's layout below the canvas, not an overlay:
+    the canvas shrinks while a message shows and is never covered. At most ``max_toasts``
+    messages show at once; a "+N more" link opens the history.
 """
 
 from __future__ import annotations
@@ -13,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -25,6 +36,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from symnet_gui.platform.style import theme_color
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +55,49 @@ class Notification:
     action_text: str = ""
     action: Callable[[], object] | None = field(default=None, compare=False)
     when: float = field(default_factory=time.time)
+    key: str = ""  # messages with the same key replace each other; resolve(key) takes them down
 
 
 class NotificationCenter(QObject):
     """Collects messages from anywhere on the GUI thread and keeps a history."""
 
     posted = Signal(object)  # Notification
+    resolved = Signal(str)  # key: the condition of that message ended
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.history: list[Notification] = []
+        self._conditions: dict[str, Callable[[], bool]] = {}
 
     def post(self, level: str, message: str, hint: str = "", action_text: str = "",
-             action: Callable[[], object] | None = None) -> Notification:
+             action: Callable[[], object] | None = None, *, key: str = "",
+             holds: Callable[[], bool] | None = None) -> Notification:
+        """Show a message. ``key``: replaces the shown message with that key. ``holds``: the
+        message is true only while this returns True (needs a ``key``; checked by :meth:`recheck`)."""
         level = level if level in _COLORS else "info"
-        n = Notification(level, message, hint, action_text, action)
+        n = Notification(level, message, hint, action_text, action, key=key)
         self.history = [*self.history[-199:], n]
         log.log(_LOG_LEVEL[level], "%s%s", message, f" — {hint}" if hint else "")
+        if key and holds is not None:
+            self._conditions[key] = holds
         self.posted.emit(n)
         return n
+
+    def resolve(self, key: str) -> None:
+        """The condition of the message ``key`` ended: take it down (no-op if none shows)."""
+        self._conditions.pop(key, None)
+        self.resolved.emit(key)
+
+    def recheck(self) -> None:
+        """Take down every message whose ``holds`` predicate is now false."""
+        for key, holds in list(self._conditions.items()):
+            try:
+                still = bool(holds())
+            except Exception:  # a predicate about a closed project: it ended
+                log.debug("condition of %s failed", key, exc_info=True)
+                still = False
+            if not still:
+                self.resolve(key)
 
     def info(self, message: str, hint: str = "") -> Notification:
         return self.post("info", message, hint)
@@ -82,7 +119,8 @@ class _Toast(QFrame):
         self.setObjectName("toast")
         color = _COLORS[n.level]
         self.setStyleSheet(
-            f"#toast {{ background: #34373d; border: 1px solid #474a52; border-left: 4px solid {color};"
+            f"#toast {{ background: {theme_color('toast').name()}; border: 1px solid "
+            f"{theme_color('toast_border').name()}; border-left: 4px solid {color};"
             " border-radius: 5px; }"
             "#toast QLabel { background: transparent; }")
         lay = QHBoxLayout(self)
@@ -109,7 +147,8 @@ class _Toast(QFrame):
         close.clicked.connect(lambda: self.closed.emit(self))
         lay.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         if n.level == "info":
-            self._timer = QTimer(self, singleShot=True, interval=6000)  # dies with the toast
+            # an offer (with a button) stays long enough to be taken up
+            self._timer = QTimer(self, singleShot=True, interval=20000 if n.action else 6000)
             self._timer.timeout.connect(self._expire)
             self._timer.start()
 
@@ -125,69 +164,77 @@ class _Toast(QFrame):
 
 
 class ToastArea(QWidget):
-    """A transparent stack of toasts pinned to the bottom-right corner of ``host``."""
+    """The message bar: a column of toasts placed in the window layout (below the canvas).
 
-    max_toasts = 4
+    Newest last; at most :attr:`max_toasts` show, the rest are counted in a "+N more" link that
+    opens the history (``more_requested``).
+    """
 
-    def __init__(self, center: NotificationCenter, host: QWidget) -> None:
-        super().__init__(host)
-        self._host = host
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, False)
+    max_toasts = 2
+    more_requested = Signal()
+
+    def __init__(self, center: NotificationCenter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self._lay = QVBoxLayout(self)
-        self._lay.setContentsMargins(0, 0, 0, 0)
-        self._lay.setSpacing(6)
-        self._lay.addStretch(1)
+        self._lay.setContentsMargins(8, 4, 8, 4)
+        self._lay.setSpacing(4)
+        self._more = QPushButton()
+        self._more.setFlat(True)
+        self._more.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._more.clicked.connect(self.more_requested)
+        self._lay.addWidget(self._more, 0, Qt.AlignmentFlag.AlignRight)
         self._toasts: list[_Toast] = []
+        self._hidden_count = 0
         center.posted.connect(self.show_notification)
-        host.installEventFilter(self)
-        self.hide()
+        center.resolved.connect(self.dismiss)
+        self._update()
 
     @property
     def toasts(self) -> list[Notification]:
         return [t.notification for t in self._toasts]
 
     def show_notification(self, n: Notification) -> None:
-        if any(t.notification.message == n.message for t in self._toasts):
-            return  # the same problem is already on screen
+        for t in list(self._toasts):
+            if t.notification.message == n.message or (n.key and t.notification.key == n.key):
+                self._remove(t)  # the same message (or a newer state of it): show it once, newest
         toast = _Toast(n, self)
         toast.closed.connect(self._remove)
         self._toasts.append(toast)
-        self._lay.addWidget(toast)
-        while len(self._toasts) > self.max_toasts:
-            self._remove(self._toasts[0])
-        self._reposition()
-        self.show()
-        self.raise_()
+        self._lay.insertWidget(self._lay.count() - 1, toast)
+        while len(self._toasts) > self.max_toasts:  # drop the oldest info first, then the oldest
+            oldest = next((t for t in self._toasts if t.notification.level == "info"), self._toasts[0])
+            if oldest.notification.level != "info":
+                self._hidden_count += 1  # still in the history: the link counts it
+            self._remove(oldest)
+        self._update()
+
+    def dismiss(self, key: str) -> None:
+        for t in [t for t in self._toasts if key and t.notification.key == key]:
+            self._remove(t)
 
     def _remove(self, toast: _Toast) -> None:
         if toast in self._toasts:
             self._toasts.remove(toast)
             self._lay.removeWidget(toast)
+            toast.hide()
             toast.deleteLater()
-        if not self._toasts:
-            self.hide()
-        else:
-            self._reposition()
+        self._update()
 
     def clear(self) -> None:
         for t in list(self._toasts):
             self._remove(t)
+        self._hidden_count = 0
+        self._update()
 
-    def _reposition(self) -> None:
-        width = min(460, max(260, self._host.width() - 40))
-        self.setFixedWidth(width)
-        h = 0
-        for toast in self._toasts:  # word-wrapped labels: ask each toast for its height at this width
-            lay = toast.layout()
-            th = lay.totalHeightForWidth(width) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
-            toast.setFixedSize(width, th)
-            h += th + self._lay.spacing()
-        self.setGeometry(self._host.width() - width - 16, max(8, self._host.height() - h - 16), width, h)
+    def reset_more(self) -> None:
+        """The history was opened: the hidden messages count as seen."""
+        self._hidden_count = 0
+        self._update()
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if obj is self._host and event.type() == QEvent.Type.Resize and self._toasts:
-            self._reposition()
-        return False
+    def _update(self) -> None:
+        self._more.setVisible(self._hidden_count > 0)
+        self._more.setText(f"+{self._hidden_count} more — Messages…")
+        self.setVisible(bool(self._toasts) or self._hidden_count > 0)
 
 
 class MessagesDialog(QDialog):

@@ -169,7 +169,9 @@ class PropagationPanel(QWidget):
         if not doc.save_now():
             return False
         if not project.supports():
-            self._notes.warning("No supports yet.", "Paint the object on an image and press S to make it a support.")
+            self._notes.post("warning", "No supports yet.",
+                             "Paint the object on an image and press S to make it a support.", key="no-supports",
+                             holds=lambda: doc.project is not None and not doc.project.supports())
             return False
         scope = scope or self.scope
         selected: list[str] = []

@@ -103,7 +103,7 @@ def make_window(qtbot, tmp_path: Path) -> Iterator[Callable[..., MainWindow]]:
             assert w.open_folder(folder)
             qtbot.waitUntil(lambda: w.document.current_mask is not None, timeout=5000)
         if backend is not None and model:
-            with qtbot.waitSignal(w.service.model_loaded, timeout=5000):
+            with qtbot.waitSignal(w.service.model_loaded, timeout=30000):  # a busy CI machine
                 w.load_checkpoint(str(tmp_path / "fake.pth"), "fake")
         return w
 

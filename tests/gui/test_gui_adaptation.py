@@ -133,9 +133,9 @@ def test_cancel_stops_promptly_and_writes_nothing(qtbot, make_window, folder, ti
 def test_class_without_supports_and_other_errors_are_messages(qtbot, make_window, folder, tiny_backend):
     w = make_window(tiny_backend, folder)
     paint_support(qtbot, w, "img_00.png")
-    cls = w.document.add_class("empty")
+    cls = w.class_ops.add_class("empty")
     assert cls is not None
-    w.document.select_class_index([c.id for c in w.document.classes].index(cls.id))
+    w.class_ops.select_class_index([c.id for c in w.document.classes].index(cls.id))
     assert w.document.current_class == cls.id
     assert not w.adaptation.start()
     note = w.notes.history[-1]

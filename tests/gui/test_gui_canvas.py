@@ -156,7 +156,7 @@ def test_fill_holes_and_clear(qtbot, make_window, folder):
 def test_class_switching_paints_other_class(qtbot, make_window, folder):
     w = make_window(folder=folder)
     doc = w.document
-    second = doc.add_class("cell", "#00ff00")
+    second = w.class_ops.add_class("cell", "#00ff00")
     first = doc.classes[0]
     qtbot.keyClick(w.canvas, Qt.Key.Key_1)
     assert doc.current_class == first.id

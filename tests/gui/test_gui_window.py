@@ -99,7 +99,7 @@ def test_add_to_supports_then_repropagate(qtbot, make_window, folder, fake_backe
     w.commands["review.support"].trigger()
     assert w.document.record("img_03.png").status is ImageStatus.SUPPORT
     qtbot.waitUntil(lambda: w.propagation.hint_label.text() != "", timeout=2000)
-    w.document.accept("img_01.png")
+    w.status_ops.accept("img_01.png")
     outcome = propagate(qtbot, w, scope="all")
     assert fake_config.supports_seen[-1] == 2, "the new support is used"
     assert set(outcome.predicted) == {"img_02.png", "img_04.png", "img_05.png"}
@@ -130,7 +130,7 @@ def test_propagate_without_model_or_support_explains(qtbot, make_window, folder,
     w = make_window(fake_backend, folder, model=False)
     assert not w.propagation.start()
     assert "No model" in w.notes.history[-1].message
-    with qtbot.waitSignal(w.service.model_loaded, timeout=5000):
+    with qtbot.waitSignal(w.service.model_loaded, timeout=30000):
         w.load_checkpoint("fake.pth")
     assert not w.propagation.start()
     assert "support" in w.notes.history[-1].message.lower()
@@ -140,8 +140,8 @@ def test_export_writes_a_valid_coco_file(qtbot, make_window, folder, fake_backen
     w = make_window(fake_backend, folder)
     paint_support(qtbot, w)
     propagate(qtbot, w)
-    w.document.accept("img_01.png")
-    w.document.accept("img_05.png")
+    w.status_ops.accept("img_01.png")
+    w.status_ops.accept("img_05.png")
     w.show_export()
     dlg = w.export_dialog
     out = tmp_path / "export"
@@ -159,6 +159,14 @@ def test_export_writes_a_valid_coco_file(qtbot, make_window, folder, fake_backen
     assert all(a["id"] >= 1 and a["iscrowd"] == 0 for a in data["annotations"])
     assert (out / "png" / "classes.json").is_file()
     assert "COCO file OK" in dlg.result_text.toPlainText()
+    # #18: statuses named as the list names them; files get the normal mode (0644 under umask 022)
+    assert "Not exported: 3 predictions awaiting review." in result.summary, result.summary
+    assert "unlabelled images skipped" not in result.summary
+    import os
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in (out / "instances.json", out / "png" / "classes.json"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, oct(path.stat().st_mode)
 
 
 def test_export_refuses_folder_inside_images(qtbot, make_window, folder):
@@ -304,6 +312,8 @@ def test_demo_opens_generated_folder_with_supports(qtbot, make_window, fake_back
     assert project is not None and len(project.supports()) == 3
     assert project.classes[0].name != "object", "the class is named after the demo's class"
     assert not any(n.message == "No model for this folder yet." for n in w.notes.history)  # the demo brings one
+    shown = [n.message for n in w.toasts.toasts]
+    assert not any("Preparing the demo" in m or "named “object”" in m for m in shown), shown  # #18: no stale news
     if not demo_model_path().is_file():
         assert any("demo model is missing" in n.message for n in w.notes.history)
 

@@ -230,3 +230,24 @@ def test_list_images_filters_and_sorts_naturally(tmp_path: Path) -> None:
     assert sorted(["f10", "f9", "F1"], key=natural_key) == ["F1", "f9", "f10"]
     with pytest.raises(NotADirectoryError):
         list_images(tmp_path / "img1.png")
+
+
+def test_transparent_pixels_composite_on_the_neutral_background(tmp_path):
+    """#18: a cut-out's transparent area is the ImageNet mean colour, not black (same in the GUI)."""
+    from PIL import Image
+
+    from symnet_core.io.images import TRANSPARENT_BACKGROUND, composite_on_background, read_image
+
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[..., :3] = (250, 10, 10)
+    rgba[:, 3:, 3] = 255  # right half opaque red, left half transparent
+    rgba[0, 0, 3] = 128  # half transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut.png")
+    rgb = read_image(tmp_path / "cut.png").rgb
+    assert tuple(rgb[2, 1]) == TRANSPARENT_BACKGROUND
+    assert tuple(rgb[2, 4]) == (250, 10, 10)
+    expected = [round((250 * 128 + TRANSPARENT_BACKGROUND[0] * 127) / 255),
+                round((10 * 128 + TRANSPARENT_BACKGROUND[1] * 127) / 255),
+                round((10 * 128 + TRANSPARENT_BACKGROUND[2] * 127) / 255)]
+    assert np.abs(rgb[0, 0].astype(int) - expected).max() <= 1
+    assert np.array_equal(composite_on_background(rgba), rgb)

@@ -16,10 +16,8 @@ started that package when the module runs). On that graph:
 and on the files: no ``*Mixin`` class, at most 3 loose top-level modules in ``symnet_core``
 (besides ``__init__`` and ``_private`` ones), no source file over 500 lines.
 
-The mixin classes of ``symnet_core.project`` and ``symnet_gui.document`` close cycles only through
-``TYPE_CHECKING`` imports, so they are no cycle here. Checks that other issues are fixing are
-marked ``xfail(strict=True)`` with the issue number: when the fix lands they pass, strict xfail
-turns that into a failure, and the marker must go.
+Imports inside ``if TYPE_CHECKING:`` are not edges (the issue's rule); the repository's layout
+check counts them too, and the code base has none that close a cycle either.
 """
 
 from __future__ import annotations
@@ -36,12 +34,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("symnet_core", "symnet_gui")
 MAX_LINES = 500
 MAX_LOOSE = 3
-
-# Parts other issues are restructuring right now (remove each marker when its fix has landed).
-GUI_DOCUMENT_MIXINS = pytest.mark.xfail(
-    strict=True, reason="issue #18 composes symnet_gui.document (DocumentOpsMixin goes)"
-)
-KNOWN_AREAS = ("symnet_gui.document",)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,12 +281,11 @@ def _mixins(mods: dict[str, Path], area: str | None = None) -> list[str]:
     return out
 
 
-def test_no_mixin_classes_outside_areas_being_restructured(mods):
-    found = [c for c in _mixins(mods) if not any(_in(c, area) for area in KNOWN_AREAS)]
+def test_no_mixin_classes(mods):
+    found = _mixins(mods)
     assert not found, f"classes split over files by mixins: {found}"
 
 
-@GUI_DOCUMENT_MIXINS
 def test_gui_document_package_has_no_mixin_classes(mods):
     assert not _mixins(mods, "symnet_gui.document")
 

@@ -1,8 +1,10 @@
 """Polygon tool: click vertices, then fill the polygon with the current class.
 
 Click adds a vertex; double-click, Enter, or a click on the first vertex closes and fills;
-hold Alt while closing to erase the area instead; Backspace removes the last vertex; Esc
-abandons the polygon. The preview follows the cursor. One polygon = one undo step.
+hold Shift while closing to erase the area instead (Shift, not Alt: Alt+double-click is
+taken by Linux window managers and a bare Alt opens the menu bar; Ctrl+click is a right-click
+on macOS); Backspace removes the last vertex; Esc abandons the polygon. The preview follows
+the cursor. One polygon = one undo step.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from symnet_gui.canvas.tools.base import ToolEvent, ToolHost
 __all__ = ["PolygonTool"]
 
 _CLOSE_DISTANCE_PX = 8.0  # device pixels from the first vertex that count as "close"
+
+#: held while closing (double-click, click on the first point, Enter): erase instead of fill
+ERASE_MODIFIER = Qt.KeyboardModifier.ShiftModifier
 
 
 class PolygonTool:
@@ -51,7 +56,7 @@ class PolygonTool:
             first = self._points[0]
             d = ((first.x() - ev.pos.x()) ** 2 + (first.y() - ev.pos.y()) ** 2) ** 0.5 * ev.scale
             if d <= _CLOSE_DISTANCE_PX:
-                self.close(erase=bool(ev.modifiers & Qt.KeyboardModifier.AltModifier))
+                self.close(erase=bool(ev.modifiers & ERASE_MODIFIER))
                 return True
         self._points.append(QPointF(ev.pos))
         self._update_preview()
@@ -68,7 +73,7 @@ class PolygonTool:
 
     def double_click(self, ev: ToolEvent) -> bool:
         if len(self._points) >= 3:
-            self.close(erase=bool(ev.modifiers & Qt.KeyboardModifier.AltModifier))
+            self.close(erase=bool(ev.modifiers & ERASE_MODIFIER))
             return True
         return False
 
@@ -80,7 +85,7 @@ class PolygonTool:
         if not self._points:
             return False
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.close(erase=bool(modifiers & Qt.KeyboardModifier.AltModifier))
+            self.close(erase=bool(modifiers & ERASE_MODIFIER))
         elif key == Qt.Key.Key_Escape:
             self.cancel()
         elif key == Qt.Key.Key_Backspace:
