@@ -38,6 +38,7 @@ import platform
 import resource
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -202,6 +203,7 @@ def main() -> None:
             }
         ray.shutdown()
         out = {
+            "command": " ".join(["python", "bench/bench_distributed.py", *sys.argv[1:]]),
             "benchmark": "bench/bench_distributed.py",
             "argv": {k: v for k, v in vars(args).items() if k != "json"},
             "checkpoint": Path(ckpt).name,

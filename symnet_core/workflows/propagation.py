@@ -80,7 +80,7 @@ from symnet_core.workflows.run_book import (
     select_targets,
     start_or_resume,
 )
-from symnet_core.workflows.supports import load_class_supports
+from symnet_core.workflows.supports import load_class_supports, start_report
 
 __all__ = [
     "PredictionLike",
@@ -202,15 +202,7 @@ def propagate_project(
     if loader_workers < 0:
         raise ValueError(f"loader_workers must be >= 0, got {loader_workers}")
     t0 = time.monotonic()
-    names = {c.id: c.name for c in project.classes}
-    report = PropagationReport(run_id="", scope=scope)
-    supports = load_class_supports(project, list(names), max_side, report)
-    for cid, name in names.items():
-        if cid not in supports:
-            report.warnings.append(f"class '{name}' has no support with painted pixels; not propagated")
-    if not supports:
-        raise PropagationError("no support masks: paint at least one image and mark it as a support")
-    report.classes = sorted(supports)
+    names, report, supports = start_report(project, scope, max_side)
     jobs = setup_jobs(project, predictors, supports, names, report)
     del supports
     model = model_name or model_name_of(jobs[0].predictor)

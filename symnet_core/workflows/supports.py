@@ -9,9 +9,9 @@ import numpy as np
 
 from symnet_core.io.images import ImageReadError
 from symnet_core.project import Project
-from symnet_core.workflows.contracts import PropagationReport
+from symnet_core.workflows.contracts import PropagationError, PropagationReport
 
-__all__ = ["binary_at", "load_class_supports"]
+__all__ = ["binary_at", "load_class_supports", "start_report"]
 
 
 def binary_at(mask: np.ndarray, class_id: int, size: tuple[int, int]) -> np.ndarray:
@@ -56,3 +56,25 @@ def load_class_supports(
         if images:
             out[cid] = (images, masks)
     return out
+
+
+def start_report(
+    project: Project, scope: str, max_side: int | None
+) -> tuple[dict[int, str], PropagationReport, dict[int, tuple[list[np.ndarray], list[np.ndarray]]]]:
+    """What every propagation engine does first: ``({class_id: name}, a fresh report, the supports)``.
+
+    Classes without a painted support get a warning in the report and are absent from the supports.
+
+    Raises:
+        PropagationError: no class has a support.
+    """
+    names = {c.id: c.name for c in project.classes}
+    report = PropagationReport(run_id="", scope=scope)
+    supports = load_class_supports(project, list(names), max_side, report)
+    for cid, name in names.items():
+        if cid not in supports:
+            report.warnings.append(f"class '{name}' has no support with painted pixels; not propagated")
+    if not supports:
+        raise PropagationError("no support masks: paint at least one image and mark it as a support")
+    report.classes = sorted(supports)
+    return names, report, supports

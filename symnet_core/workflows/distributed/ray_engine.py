@@ -40,7 +40,7 @@ from symnet_core.workflows.run_book import (
     select_targets,
     start_or_resume,
 )
-from symnet_core.workflows.supports import load_class_supports
+from symnet_core.workflows.supports import start_report
 
 __all__ = ["RayOptions", "ensure_ray", "predict_on_ray", "propagate_project_ray"]
 
@@ -171,15 +171,7 @@ def propagate_project_ray(
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     t0 = time.monotonic()
-    names = {c.id: c.name for c in project.classes}
-    report = PropagationReport(run_id="", scope=scope)
-    supports = load_class_supports(project, list(names), max_side, report)
-    for cid, name in names.items():
-        if cid not in supports:
-            report.warnings.append(f"class '{name}' has no support with painted pixels; not propagated")
-    if not supports:
-        raise PropagationError("no support masks: paint at least one image and mark it as a support")
-    report.classes = sorted(supports)
+    _, report, supports = start_report(project, scope, max_side)
     model_id = checkpoint_id(model.checkpoint)
     spec = WorkerSpec(
         model, class_specs(project, supports, model_id, report), str(Path(project.images_root).resolve()),
