@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("batch sizes and thread counts must be ≥ 1")
     torch.set_flush_denormal(True)
     results: dict[str, object] = {
+        "command": "symnet-bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),

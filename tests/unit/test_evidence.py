@@ -76,3 +76,18 @@ def test_performance_project_open_row() -> None:
 def test_every_raw_file_names_its_command() -> None:
     for path in PERF.glob("*.json"):
         assert _json(path).get("command"), f"{path.name} does not say how it was made"
+
+
+def test_performance_mask_agreement_table() -> None:
+    doc = _json(PERF / "cpu-agreement.json")
+    agr = doc["agreement"]
+    text = (REPO / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert doc["command"] in text
+    assert _row(text, "| IoU of bf16 masks vs fp32 masks, pooled")[0] == _f(agr["agreement_iou_pooled"], 4)
+    assert _row(text, "| same, mean over classes / worst class") == [
+        _f(agr["agreement_iou_mean_over_classes"], 4), _f(agr["agreement_iou_min_class"], 4)]
+    assert f"| pixels whose label changes | {100 * agr['changed_pixel_fraction']:.3f} % | |" in text
+    assert _row(text, "| mIoU vs ground truth, fp32 / bf16") == [_f(agr["miou_reference"], 4), _f(agr["miou_fast"], 4)]
+    med = agr["predict_ms_median"]
+    assert f"{med['reference']:.0f} ms in fp32 and {med['fast']:.0f} ms in bf16" in text
+    assert doc["machine"]["native_bf16"] is False
