@@ -47,6 +47,16 @@ from symnet_core.model.symnet import QueryEncoding, SupportEncoding, SymNet
 
 log = logging.getLogger(__name__)
 
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether oneDNN has bf16 kernels on this CPU (AVX512-BF16 or AMX); without them bf16 autocast
+    on the CPU falls back to slow reference convolutions (measured 34x slower than fp32 on an AVX2-only
+    CPU, docs/performance.md)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
 Progress = Callable[[int, int | None], None]
 PRECISIONS = ("fp32", "bf16", "fp16")
 _GRAM_WEIGHT_EPS = 1e-6
@@ -163,6 +173,9 @@ class Predictor:
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type != "cuda":
             raise ValueError("fp16 autocast needs a CUDA device; use bf16 on the CPU")
+        if precision == "bf16" and self.device.type == "cpu" and not cpu_has_fast_bf16():
+            log.warning("bf16 on this CPU has no oneDNN bf16 kernels (no AVX512-BF16/AMX): convolutions take "
+                        "PyTorch's slow path and predict is many times slower than fp32 — use fp32 here")
         self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
         self.compile = bool(compile)
         self._compiled: tuple[SymNet, Callable[..., QueryEncoding], Callable[..., object]] | None = None

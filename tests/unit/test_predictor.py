@@ -419,3 +419,19 @@ def test_fast_mode_masks_agree_with_fp32_on_the_demo_model():
             h.remove()
     assert largest > 0.0, "bf16 and fp32 probabilities are identical: the two runs did the same computation"
     assert union > 0 and inter / union >= 0.98
+
+
+def test_bf16_on_a_cpu_without_bf16_kernels_warns(caplog, monkeypatch):
+    """Without oneDNN bf16 kernels the fast mode is far slower than fp32: the predictor says so."""
+    from symnet_core.inference import predictor as predictor_module
+
+    monkeypatch.setattr(predictor_module, "cpu_has_fast_bf16", lambda: False)
+    with caplog.at_level("WARNING", logger=predictor_module.__name__):
+        Predictor(tiny_model(), device="cpu", precision="bf16")
+    assert any("slow path" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    monkeypatch.setattr(predictor_module, "cpu_has_fast_bf16", lambda: True)
+    with caplog.at_level("WARNING", logger=predictor_module.__name__):
+        Predictor(tiny_model(), device="cpu", precision="bf16")
+        Predictor(tiny_model(), device="cpu", precision="fp32")
+    assert not any("slow path" in r.getMessage() for r in caplog.records)
