@@ -391,6 +391,8 @@ def _run(
                 budget_note["time_capped"] = True
                 say(f"[{cfg.stage}] time budget of {time_budget:.0f} s spent at iteration {done}: ending the run here")
                 total = stop = done
+                cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, iterations=total))
+                budget_note["iterations"] = total  # what ran, also when the calibrated count did not fit
                 break
     if hasattr(batches, "close"):
         batches.close()  # ends the loader's workers when the loop stopped early
