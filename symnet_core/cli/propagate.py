@@ -24,6 +24,7 @@ from symnet_core.cli.common import (
 from symnet_core.cli.propagate_distributed import (
     add_distributed_args,
     folder_targets,
+    print_report,
     run_folders_ray,
     run_project,
     uses_distributed,
@@ -79,14 +80,7 @@ def _propagate_project(args: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from exc
     finally:
         close_project(project)
-    print(report.summary())  # noqa: T201
-    for key, why in {**report.unreadable, **report.failed}.items():
-        print(f"  not predicted: {key}: {why}")  # noqa: T201
-    for w in report.warnings:
-        print(f"  warning: {w}")  # noqa: T201
-    if report.cancelled:
-        return EXIT_INTERRUPTED
-    return EXIT_PARTIAL if report.unreadable or report.failed else EXIT_OK
+    return print_report(report)
 
 
 def _mask_for(masks_dir: Path, image_rel: str) -> Path | None:

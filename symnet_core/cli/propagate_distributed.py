@@ -70,7 +70,8 @@ def _model_options(args: argparse.Namespace, settings: dict | None = None):
                         args.allow_download)
 
 
-def _print_report(report) -> int:
+def print_report(report) -> int:
+    """Print a propagation report (summary, images not predicted, warnings); return the exit code."""
     print(report.summary())  # noqa: T201
     for key, why in {**report.unreadable, **report.failed}.items():
         print(f"  not predicted: {key}: {why}")  # noqa: T201
@@ -108,7 +109,7 @@ def run_project(args: argparse.Namespace) -> int:
                 )
             print(f"shard {shard[0]}/{shard[1]}: " + ("results kept in the spool (project busy); run "  # noqa: T201
                   "--merge-shards later" if merged is None else f"{merged.committed} result(s) merged"))
-            return _print_report(report)
+            return print_report(report)
         from symnet_core.workflows.distributed.ray_engine import propagate_project_ray
 
         opts = _ray_options(args)
@@ -122,7 +123,7 @@ def run_project(args: argparse.Namespace) -> int:
             project.close()
     except PropagationError as exc:
         raise UsageError(str(exc)) from exc
-    return _print_report(report)
+    return print_report(report)
 
 
 def folder_targets(args: argparse.Namespace, targets: list[str]) -> list[str]:
