@@ -30,6 +30,7 @@ from typing import Any
 from symnet_core.project import Project
 from symnet_core.workflows.contracts import PropagationError, PropagationReport
 from symnet_core.workflows.distributed.worker import ClassSpec, ModelOptions, PredictWorker, WorkerSpec, decode_mask
+from symnet_core.workflows.next_image import record_embeddings
 from symnet_core.workflows.prediction_steps import LabelResult
 from symnet_core.workflows.run_book import (
     SCOPES,
@@ -197,6 +198,8 @@ def propagate_project_ray(
     except BaseException:
         finish_run(project, run, "failed", report)
         raise
+    finally:  # the driver holds no model: supports get vectors from the next local run
+        record_embeddings(project, None, model_id, committer.embeddings, max_side)
     if committer.duplicates:
         log.info("dropped %d duplicate result(s) of retried batches", committer.duplicates)
     report.elapsed_s = time.monotonic() - t0
