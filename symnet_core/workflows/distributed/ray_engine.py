@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from symnet_core.project import Project
 from symnet_core.workflows.contracts import PropagationError, PropagationReport
 from symnet_core.workflows.distributed.worker import ClassSpec, ModelOptions, PredictWorker, WorkerSpec, decode_mask
@@ -109,7 +111,9 @@ def predict_on_ray(
         for row in rows:
             key, kind = str(row["key"]), str(row["kind"])
             if kind == "ok":
-                yield kind, key, LabelResult(key, decode_mask(bytes(row["png"])), float(row["confidence"]))
+                vec = bytes(row.get("embedding", b""))
+                yield kind, key, LabelResult(key, decode_mask(bytes(row["png"])), float(row["confidence"]),
+                                             embedding=np.frombuffer(vec, np.float32).copy() if vec else None)
             else:
                 yield kind, key, LabelResult(key, None, error=str(row["error"]))
             if cancel is not None and cancel.is_set():
