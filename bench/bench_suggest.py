@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=4, help="supports added after the first (k = 1..steps)")
     ap.add_argument("--classes", type=int, nargs="*", help="class ids (default: the demo dataset's novel classes)")
     ap.add_argument("--strategies", nargs="*", default=list(STRATEGIES), choices=list(STRATEGIES))
+    ap.add_argument("--weights", type=float, nargs="*", default=[],
+                    help="also run the suggestion at these uncertainty weights (strategies 'w<weight>')")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
@@ -113,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     classes = args.classes or list(ds.novel_classes)
     scene_pool = ds.split_pool("demo")
     started = time.perf_counter()
+    for w in args.weights:
+        if not 0.0 <= w <= 1.0:
+            ap.error(f"--weights must be in [0, 1], got {w}")
+        STRATEGIES[f"w{w:g}"] = w
+        args.strategies.append(f"w{w:g}")
     per_class: dict[str, dict[str, list[list[float]]]] = {}
     folder_iou: dict[str, dict[str, list[list[float]]]] = {}
     picks: dict[str, dict[str, list[list[int]]]] = {}

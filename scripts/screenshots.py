@@ -7,8 +7,9 @@ Usage::
 Without a ``DISPLAY`` it re-runs itself under ``xvfb-run`` (Debian: ``apt-get install -y xvfb
 xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0``); with ``--offscreen`` it uses Qt's
 offscreen platform instead. The scenario: open a generated demo folder, paint a support with
-the brush, propagate, review one image, the review grid sorted by confidence, the uncertainty
-overlay, an export with its validation report, the shortcut list.
+the brush, propagate, review one image, the list sorted by "Suggested next" after J, the review
+grid sorted by confidence, the uncertainty overlay, an export with its validation report, the
+shortcut list.
 
 The model is ``--checkpoint``, else the bundled demo model (``symnet_core/assets/demo/demo_model.pth``)
 when it exists, else a clearly labelled *stand-in* (colour similarity to the supports) so the
@@ -215,6 +216,16 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         wait(lambda: not doc.loading)
     window.toasts.clear()
     shot(window, "04-review.png")
+
+    # which image next: the list sorted by the suggestion, J jumps to its top
+    window.images.set_filter(0)
+    window.images.set_sort_mode("suggested")
+    wait(lambda: window.suggest.order is not None, 60)
+    window.commands["review.next_suggested"].trigger()
+    top = window.suggest.order.next_after(doc.current_key)
+    wait(lambda: top is None or (doc.current_key == top and not doc.loading), 60)
+    window.toasts.clear()
+    shot(window, "09-suggested.png")
 
     # review grid
     window.commands["view.grid"].setChecked(True)

@@ -40,7 +40,7 @@ _FILTERS: tuple[tuple[str, frozenset[str] | None, float | None], ...] = (
 )
 _SORTS = (("Name", "name"), ("Lowest confidence first", "confidence_low"),
           ("Highest confidence first", "confidence_high"), ("Status (to review first)", "status"),
-          ("Suggested next (J)", "suggested"))
+          ("Suggested (J)", "suggested"))
 
 
 class StatusBar(QWidget):

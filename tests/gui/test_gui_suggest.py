@@ -92,7 +92,7 @@ def test_shortcut_is_listed_and_unique(qtbot, make_window):
     assert not shortcut_conflicts()
     w = make_window()
     assert w.commands["review.next_suggested"].shortcut().toString() == "J"
-    assert "Suggested next (J)" in [w.images.sort_box.itemText(i) for i in range(w.images.sort_box.count())]
+    assert "Suggested (J)" in [w.images.sort_box.itemText(i) for i in range(w.images.sort_box.count())]
 
 
 @pytest.fixture
