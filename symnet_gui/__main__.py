@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 __all__ = ["EXIT_NO_GUI", "HEADLESS_COMMANDS", "main", "parse_args", "version"]
 
-HEADLESS_COMMANDS = ("propagate", "adapt", "export", "validate", "import", "models")
+HEADLESS_COMMANDS = ("propagate", "adapt", "export", "validate", "import", "models", "suggest")
 EXIT_NO_GUI = 3  # the window cannot open here (missing 'gui' extra or system libraries); see system_check
 
 

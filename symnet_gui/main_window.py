@@ -20,6 +20,7 @@ from symnet_gui.actions.table import build_actions, build_menus
 from symnet_gui.canvas.uncertainty import UncertaintyController
 from symnet_gui.canvas.view import CanvasView
 from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.document.next_suggested import build_suggestions
 from symnet_gui.document.ops import ClassOps, MaskOps, StatusOps
 from symnet_gui.document.review import ReviewController
 from symnet_gui.platform.paths import config_dir, data_dir, log_file
@@ -95,10 +96,12 @@ class MainWindow(QMainWindow):
 
         self.extras = AppExtras(self.settings, lambda: getattr(self.service.model_spec, "label", ""), self._restyle,
                                 self)
+        self.suggest = build_suggestions(self.document, self.images, self.service.propagation_finished, self.notes,
+                                         self)
         targets = {"window": self, "doc": self.document, "canvas": self.canvas, "review": self.review,
                    "images": self.images, "classes": self.classes, "propagation": self.propagation,
                    "adaptation": self.adaptation, "status": self.status_ops, "mask": self.mask_ops,
-                   "class_ops": self.class_ops, "extras": self.extras}
+                   "class_ops": self.class_ops, "extras": self.extras, "suggest": self.suggest}
         self.commands = build_actions(self, targets, self.settings.shortcuts)
         build_menus(self.menuBar(), self.commands)
         self._build_layout()
@@ -494,5 +497,6 @@ class MainWindow(QMainWindow):
         if self._export_dialog is not None:
             self._export_dialog.shutdown()
         self.images.thumbs.shutdown()
+        self.suggest.shutdown()
         if not self.document.shutdown():
             log.error("the project could not be closed cleanly; its journal keeps every change")

@@ -1,5 +1,5 @@
 """Headless commands of ``symnet-annotate``: ``propagate``, ``adapt``, ``export``, ``validate``, ``import``,
-``models``.
+``models``, ``suggest``.
 
 Exit codes: 0 success; 1 finished but something failed (unreadable images, invalid export);
 2 could not run: bad usage or input (no project, unusable checkpoint, no supports), a locked,
@@ -16,11 +16,11 @@ import argparse
 import logging
 import sys
 
-from symnet_core.cli import adapt, export, importing, models, propagate
+from symnet_core.cli import adapt, export, importing, models, propagate, suggest
 from symnet_core.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, could_not_run
 
-SUBCOMMANDS = ("propagate", "adapt", "export", "validate", "import", "models")
-_MODULES = (propagate, adapt, export, importing, models)
+SUBCOMMANDS = ("propagate", "adapt", "export", "validate", "import", "models", "suggest")
+_MODULES = (propagate, adapt, export, importing, models, suggest)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from symnet_core.cancel import CancelLike, check_cancel
 from symnet_core.device import resolve_device
+from symnet_core.inference.embedding import pooled_embeddings
 from symnet_core.inference.transforms import (
     RESIZE_MODES,
     Letterbox,
@@ -42,6 +43,7 @@ from symnet_core.inference.transforms import (
     resize_mode_for,
 )
 from symnet_core.inference.types import Prediction, SupportSummary
+from symnet_core.model.backbone import extract_features
 from symnet_core.model.gram import gram_distance
 from symnet_core.model.symnet import QueryEncoding, SupportEncoding, SymNet
 
@@ -420,14 +422,36 @@ class Predictor:
             check_cancel(cancel)
             prob = self._canvas_probability(query)
         prob_np = prob.float().cpu().numpy()
+        embeddings = pooled_embeddings(query.layer4, boxes)
         results = []
-        for box, canvas in zip(boxes, prob_np, strict=True):
+        for box, canvas, emb in zip(boxes, prob_np, embeddings, strict=True):
             crop = canvas[: box.new_h, : box.new_w]
             score = confidence_score(crop, self.threshold)
             p = np.clip(model_to_image(canvas, box), 0.0, 1.0)
             warnings = self.summary.warnings if self.summary else ()
-            results.append(Prediction(p, p > self.threshold, score, self.threshold, warnings))
+            results.append(Prediction(p, p > self.threshold, score, self.threshold, warnings, emb))
         return results
+
+    @torch.inference_mode()
+    def embed(self, images: Sequence[np.ndarray], batch_size: int = 4) -> np.ndarray:
+        """Appearance embeddings of HxWx3 uint8 RGB images (:mod:`symnet_core.inference.embedding`).
+
+        The same vector :attr:`Prediction.embedding` holds for a predicted image, from a
+        backbone-only pass (no supports needed). Returns float32 ``[N,C]``, unit rows.
+        """
+        rows = []
+        for start in range(0, len(images), max(1, batch_size)):
+            chunk = images[start : start + max(1, batch_size)]
+            boxes, tensors = [], []
+            for i, img in enumerate(chunk):
+                check_rgb(img, f"image {start + i + 1}")
+                box = Letterbox.fit(img.shape[0], img.shape[1], self.size, self.resize)
+                boxes.append(box)
+                tensors.append(torch.from_numpy(image_to_model(img, box)))
+            with self._autocast():
+                feats = extract_features(self.model.backbone, self._to_device(tensors), with_hyper=False)
+            rows.append(pooled_embeddings(feats.stages[4], boxes))
+        return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
 
     def predict(self, image: np.ndarray, *, cancel: CancelLike | None = None) -> Prediction:
         """Segment one HxWx3 uint8 RGB image with the current supports."""

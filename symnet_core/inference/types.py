@@ -21,6 +21,8 @@ class Prediction:
             Low scores flag images to review first.
         threshold: the threshold that made ``mask``.
         warnings: human-readable notes about this prediction (e.g. supports fused).
+        embedding: float32 ``[C]`` unit-length appearance vector of the query image (its pooled
+            layer-4 backbone features, :mod:`symnet_core.inference.embedding`), or ``None``.
     """
 
     probability: np.ndarray
@@ -28,6 +30,7 @@ class Prediction:
     score: float
     threshold: float = 0.5
     warnings: tuple[str, ...] = field(default=())
+    embedding: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

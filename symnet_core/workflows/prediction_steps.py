@@ -41,6 +41,9 @@ class LabelResult:
     label: np.ndarray | None
     confidence: float = 0.0
     error: str | None = None
+    #: float32 ``[C]`` appearance embedding of the image (the first class's prediction carries
+    #: it, :attr:`symnet_core.inference.types.Prediction.embedding`), or ``None``.
+    embedding: np.ndarray | None = None
 
 
 def predict_batch(rgbs: Sequence[np.ndarray], jobs: Sequence[ClassJob]) -> list[list[PredictionLike]]:
@@ -148,5 +151,6 @@ def predict_labels(
         except Exception as exc:  # a predictor error on one image must not end the batch
             out.append(LabelResult(key, None, error=f"{type(exc).__name__}: {exc}"))
             continue
-        out.append(LabelResult(key, label, conf))
+        embedding = getattr(preds[0], "embedding", None) if preds else None
+        out.append(LabelResult(key, label, conf, embedding=embedding))
     return out

@@ -70,6 +70,7 @@ from symnet_core.workflows.contracts import (
     PropagationReport,
     UnusableSupportError,
 )
+from symnet_core.workflows.next_image import record_embeddings
 from symnet_core.workflows.prediction_steps import ClassJob, LabelResult, predict_labels
 from symnet_core.workflows.run_book import (
     SCOPES,
@@ -219,6 +220,8 @@ def propagate_project(
     except BaseException:
         finish_run(project, run, "failed", report)
         raise
+    finally:
+        record_embeddings(project, jobs[0].predictor, model, committer.embeddings, max_side)
     report.elapsed_s = time.monotonic() - t0
     finish_run(project, run, "cancelled" if report.cancelled else "finished", report)
     log.info("propagation %s: %s", run.id, report.summary())

@@ -136,6 +136,9 @@ class Committer:
         self.failures_in_row = 0
         self.seen: set[str] = set()
         self.duplicates = 0
+        #: image key → appearance embedding of every result that carried one (for
+        #: :func:`symnet_core.workflows.next_image.record_embeddings`)
+        self.embeddings: dict[str, np.ndarray] = {}
 
     @classmethod
     def for_project(
@@ -164,5 +167,7 @@ class Committer:
                 )
             return
         self.failures_in_row = 0
+        if result.embedding is not None:
+            self.embeddings[key] = result.embedding
         stored = self.store(key, result.label, result.confidence)
         (self.report.predicted if stored else self.report.skipped_protected).append(key)

@@ -118,6 +118,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                separator_before=True),
     ActionSpec("review.prev_unreviewed", "Previous to review", "&Review", "review.previous_unreviewed",
                ("Shift+N",)),
+    ActionSpec("review.next_suggested", "Next s&uggested image", "&Review", "suggest.next_suggested", ("J",),
+               tip="Jump to the image where a new support would help most: the model is unsure there and it "
+                   "looks unlike the current supports (ranked after a propagation)"),
     ActionSpec("review.next", "Next image", "&Review", "review.next_image", ("D", "PgDown")),
     ActionSpec("review.prev", "Previous image", "&Review", "review.previous_image", ("A", "PgUp")),
     # Model

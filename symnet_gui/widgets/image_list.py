@@ -146,13 +146,14 @@ class ImageListModel(QAbstractListModel):
 
 
 class ImageFilterProxy(QSortFilterProxyModel):
-    """Filter by status set, maximum confidence and name; sort by name, confidence or status.
+    """Filter by status set, maximum confidence and name; sort by name, confidence, status or
+    suggestion (the ranks :meth:`set_suggested_ranks` got: ranked images first, then the rest by name).
 
     The *pinned* key (the image on the canvas) passes the status and confidence filters: a status
     filter never hides the current image (the name filter still applies — the user typed it).
     """
 
-    SORTS = ("name", "confidence_low", "confidence_high", "status")
+    SORTS = ("name", "confidence_low", "confidence_high", "status", "suggested")
 
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)
@@ -161,6 +162,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self._text = ""
         self._sort = "name"
         self._pinned: str | None = None
+        self._ranks: dict[str, int] = {}
         self.setDynamicSortFilter(True)
         self.sort(0)
 
@@ -216,6 +218,13 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self.invalidate()
         self.sort(0)
 
+    def set_suggested_ranks(self, ranks: dict[str, int]) -> None:
+        """``{key: position}`` of the "which image next" ranking (keys absent: not candidates)."""
+        self._ranks = dict(ranks)
+        if self._sort == "suggested":
+            self.invalidate()
+            self.sort(0)
+
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:
         model = self.sourceModel()
         rec: ImageRecord = model.record_at(row)  # type: ignore[attr-defined]
@@ -230,6 +239,9 @@ class ImageFilterProxy(QSortFilterProxyModel):
         if self._sort == "status":
             ka, kb = _STATUS_ORDER[a.status], _STATUS_ORDER[b.status]
             return (ka, ra) < (kb, rb)
+        if self._sort == "suggested":
+            last = len(self._ranks)
+            return (self._ranks.get(a.path, last), ra) < (self._ranks.get(b.path, last), rb)
         # confidence: images without one go last either way
         ca, cb = a.confidence, b.confidence
         if (ca is None) != (cb is None):

@@ -39,7 +39,8 @@ _FILTERS: tuple[tuple[str, frozenset[str] | None, float | None], ...] = (
     ("Human-verified", frozenset({"support", "accepted", "edited"}), None),
 )
 _SORTS = (("Name", "name"), ("Lowest confidence first", "confidence_low"),
-          ("Highest confidence first", "confidence_high"), ("Status (to review first)", "status"))
+          ("Highest confidence first", "confidence_high"), ("Status (to review first)", "status"),
+          ("Suggested next (J)", "suggested"))
 
 
 class StatusBar(QWidget):

@@ -23,6 +23,7 @@ from symnet_core.cli.annotate import main
 from symnet_core.inference.loading import load_predictor
 from symnet_core.model.checkpoints import save_checkpoint
 from symnet_core.project import ImageStatus, Project
+from symnet_core.project.embeddings import read_embeddings
 from symnet_core.workflows.distributed.ray_engine import RayOptions, propagate_project_ray
 from symnet_core.workflows.distributed.shards import propagate_project_shard, shard_keys
 from symnet_core.workflows.distributed.worker import ModelOptions
@@ -112,6 +113,9 @@ def test_ray_with_an_actor_killed_and_three_shards_give_the_serial_bytes(ckpt, s
         assert sorted(report.predicted) == sorted(serial) and not report.failed and not report.cancelled
         assert _digests(p) == serial
         assert p.runs[-1].state == "finished" and p.runs[-1].predicted == N_IMAGES - 1
+        vectors = read_embeddings(p.project_dir).vectors  # "which image next" works after a Ray run too
+        assert sorted(vectors) == sorted(serial)
+        assert all(abs(float(np.linalg.norm(v)) - 1.0) < 1e-4 for v in vectors.values())
 
     root = tmp_path / "shards" / "imgs"
     _project(root).close()

@@ -56,6 +56,10 @@ def test_cuda_fp32_matches_cpu():
         # TF32 convolutions (cuDNN's default) round differently from the CPU
         assert np.abs(a.probability - b.probability).max() < 0.02
         assert (a.mask != b.mask).mean() < 0.01
+        # the appearance embedding ("which image next") from the channels_last layer-4 map
+        assert np.abs(a.embedding - b.embedding).max() < 0.02
+    emb = _predictor(tiny_model(1), "cuda").embed(queries)
+    np.testing.assert_allclose(emb, np.stack([g.embedding for g in gpu]), atol=0.02)
 
 
 def test_batched_equals_one_by_one_on_cuda():

@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from symnet_core.project import Project
 from symnet_core.workflows.contracts import PropagationError, PropagationReport
 from symnet_core.workflows.distributed.worker import ClassSpec, ModelOptions, PredictWorker, WorkerSpec, decode_mask
+from symnet_core.workflows.next_image import record_embeddings
 from symnet_core.workflows.prediction_steps import LabelResult
 from symnet_core.workflows.run_book import (
     SCOPES,
@@ -108,7 +111,9 @@ def predict_on_ray(
         for row in rows:
             key, kind = str(row["key"]), str(row["kind"])
             if kind == "ok":
-                yield kind, key, LabelResult(key, decode_mask(bytes(row["png"])), float(row["confidence"]))
+                vec = bytes(row.get("embedding", b""))
+                yield kind, key, LabelResult(key, decode_mask(bytes(row["png"])), float(row["confidence"]),
+                                             embedding=np.frombuffer(vec, np.float32).copy() if vec else None)
             else:
                 yield kind, key, LabelResult(key, None, error=str(row["error"]))
             if cancel is not None and cancel.is_set():
@@ -197,6 +202,8 @@ def propagate_project_ray(
     except BaseException:
         finish_run(project, run, "failed", report)
         raise
+    finally:  # the driver holds no model: supports get vectors from the next local run
+        record_embeddings(project, None, model_id, committer.embeddings, max_side)
     if committer.duplicates:
         log.info("dropped %d duplicate result(s) of retried batches", committer.duplicates)
     report.elapsed_s = time.monotonic() - t0

@@ -127,10 +127,12 @@ class PredictWorker:
         from symnet_core.io.images import ImageReadError, read_image
 
         keys = [str(k) for k in batch["key"]]
-        out: dict[str, list[Any]] = {"key": [], "png": [], "confidence": [], "error": [], "kind": []}
+        out: dict[str, list[Any]] = {"key": [], "png": [], "confidence": [], "error": [], "kind": [], "embedding": []}
 
-        def emit(key: str, kind: str, png: bytes = b"", conf: float = 0.0, error: str = "") -> None:
-            for name, value in zip(out, (key, png, conf, error, kind), strict=True):
+        def emit(key: str, kind: str, png: bytes = b"", conf: float = 0.0, error: str = "",
+                 embedding: np.ndarray | None = None) -> None:
+            vec = b"" if embedding is None else np.asarray(embedding, np.float32).tobytes()  # float32 [C] as bytes
+            for name, value in zip(out, (key, png, conf, error, kind, vec), strict=True):
                 out[name].append(value)
 
         images = []
@@ -143,13 +145,14 @@ class PredictWorker:
             if res.label is None:
                 emit(res.key, "failed", error=res.error or "")
             else:
-                emit(res.key, "ok", encode_mask(res.label), res.confidence)
+                emit(res.key, "ok", encode_mask(res.label), res.confidence, embedding=res.embedding)
         return {
             "key": np.array(out["key"], dtype=object),
             "png": np.array(out["png"], dtype=object),
             "confidence": np.array(out["confidence"], dtype=np.float64),
             "error": np.array(out["error"], dtype=object),
             "kind": np.array(out["kind"], dtype=object),
+            "embedding": np.array(out["embedding"], dtype=object),
         }
 
     def _predict(self, images: list[tuple[str, Any]]) -> list[LabelResult]:
