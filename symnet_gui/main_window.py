@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QUrl, Slot
+from PySide6.QtCore import QSettings, Qt, QUrl, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
@@ -26,7 +26,7 @@ from symnet_gui.document.review import ReviewController
 from symnet_gui.platform.paths import config_dir, data_dir, log_file
 from symnet_gui.platform.project_memory import ProjectMemory
 from symnet_gui.platform.settings import AppSettings
-from symnet_gui.platform.window_size import fits_screen
+from symnet_gui.platform.window_size import DEFAULT_SIZE, fit_first_show
 from symnet_gui.services.demo import seed_demo_project
 from symnet_gui.services.inference_service import InferenceService
 from symnet_gui.services.models_service import ModelsService
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 __all__ = ["MainWindow"]
 
 _DOCK_WIDTH = 320
-_DEFAULT_SIZE = QSize(1440, 900)
 _CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.ckpt *.safetensors);;All files (*)"
 
 
@@ -145,7 +144,7 @@ class MainWindow(QMainWindow):
                        self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea),
                        self._dock("Propagation", self.propagation, Qt.DockWidgetArea.RightDockWidgetArea)]
         self.status_line = StatusLine(self.statusBar(), self.canvas, self.document, self.service)
-        self.resize(_DEFAULT_SIZE)
+        self.resize(DEFAULT_SIZE)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=f"dock-{title.lower()}")
@@ -163,8 +162,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)  # type: ignore[arg-type]
         if not self._sized:
             self._sized = True
-            if self.size() == _DEFAULT_SIZE and not fits_screen(_DEFAULT_SIZE, self.screen()):
-                self.setWindowState(Qt.WindowState.WindowMaximized)  # a 1280x800 laptop: panels stay on screen
+            fit_first_show(self)  # maximized on a screen smaller than the default size
             self.resizeDocks(self._docks[:2], [_DOCK_WIDTH, _DOCK_WIDTH], Qt.Orientation.Horizontal)
 
     def _connect(self) -> None:
