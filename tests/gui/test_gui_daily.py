@@ -204,12 +204,13 @@ def _clipped(widget) -> str:
 
 
 def _side_panel_problems(window) -> list[str]:
-    """Every shown label, button, box and bar of the Classes, Model and Propagation panels, checked."""
+    """Every shown label (with text), button, box and bar of the Classes, Model and Propagation panels."""
     from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QProgressBar
 
     kinds = (QLabel, QAbstractButton, QComboBox, QAbstractSpinBox, QProgressBar)
     shown = [x for panel in (window.classes, window.model_panel, window.propagation)
-             for x in panel.findChildren(QWidget) if isinstance(x, kinds) and x.isVisible()]
+             for x in panel.findChildren(QWidget) if isinstance(x, kinds) and x.isVisible()
+             and not (isinstance(x, QLabel) and not x.text())]  # an empty label shows nothing to cut
     return [p for p in (_clipped(x) for x in shown) if p]
 
 
