@@ -26,6 +26,7 @@ from symnet_gui.document.review import ReviewController
 from symnet_gui.platform.paths import config_dir, data_dir, log_file
 from symnet_gui.platform.project_memory import ProjectMemory
 from symnet_gui.platform.settings import AppSettings
+from symnet_gui.platform.window_size import DEFAULT_SIZE, fit_first_show
 from symnet_gui.services.demo import seed_demo_project
 from symnet_gui.services.inference_service import InferenceService
 from symnet_gui.services.models_service import ModelsService
@@ -143,7 +144,7 @@ class MainWindow(QMainWindow):
                        self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea),
                        self._dock("Propagation", self.propagation, Qt.DockWidgetArea.RightDockWidgetArea)]
         self.status_line = StatusLine(self.statusBar(), self.canvas, self.document, self.service)
-        self.resize(1440, 900)
+        self.resize(DEFAULT_SIZE)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=f"dock-{title.lower()}")
@@ -161,6 +162,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)  # type: ignore[arg-type]
         if not self._sized:
             self._sized = True
+            fit_first_show(self)  # maximized on a screen smaller than the default size
             self.resizeDocks(self._docks[:2], [_DOCK_WIDTH, _DOCK_WIDTH], Qt.Orientation.Horizontal)
 
     def _connect(self) -> None:

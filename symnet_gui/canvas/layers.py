@@ -22,7 +22,7 @@ from PySide6.QtCore import QRect, QRectF
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-__all__ = ["ImageItem", "MaskItem", "UncertaintyItem", "uncertainty_rgba"]
+__all__ = ["ImageItem", "MaskItem", "UncertaintyItem"]
 
 
 def _device_scale(painter: QPainter) -> float:
@@ -219,25 +219,6 @@ class MaskItem(QGraphicsItem):
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.drawImage(QRectF(rect), self._qimage, QRectF(rect))
-
-
-def uncertainty_rgba(probabilities: list[np.ndarray], threshold: float) -> np.ndarray:
-    """``H x W x 4`` uint8 (premultiplied RGBA) heat map of where the model is unsure.
-
-    Uncertainty of a pixel: ``1 - |p - t| / max(t, 1 - t)`` for the most probable class's
-    probability ``p``; 1 at the threshold, 0 where the model is certain. Drawn in a warm
-    orange whose opacity grows with uncertainty; certain pixels are transparent.
-    """
-    p = np.max(np.stack(probabilities), axis=0) if probabilities else np.zeros((1, 1), np.float32)
-    u = 1.0 - np.abs(p - threshold) / max(threshold, 1.0 - threshold)
-    alpha = np.clip((u - 0.35) / 0.65, 0.0, 1.0) ** 1.5 * 230.0
-    out = np.empty((*p.shape, 4), np.uint8)
-    a = alpha / 255.0
-    out[..., 0] = (255 * a).astype(np.uint8)
-    out[..., 1] = (120 * a).astype(np.uint8)
-    out[..., 2] = (20 * a).astype(np.uint8)
-    out[..., 3] = alpha.astype(np.uint8)
-    return out
 
 
 class UncertaintyItem(QGraphicsItem):

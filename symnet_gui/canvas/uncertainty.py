@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Slot
 
-from symnet_gui.canvas.layers import uncertainty_rgba
 from symnet_gui.canvas.view import CanvasView
 from symnet_gui.document.document import AnnotationDocument
+from symnet_gui.imaging.overlays import uncertainty_rgba
 from symnet_gui.services.inference_service import InferenceService, ModelState
 from symnet_gui.services.inference_worker import support_fingerprint
 from symnet_gui.services.types import PreviewResult, ServiceError

@@ -38,7 +38,8 @@ from PySide6.QtGui import QImage, QUndoGroup, QUndoStack
 
 from symnet_core.project import ClassRecord, ImageRecord, ImageStatus, Project, ProjectError, ProjectLockedError
 from symnet_gui.document.autosave import BackgroundWriter, SaveJob, save_kind, write_mask
-from symnet_gui.document.undo import MaskPatchCommand, changed_bbox
+from symnet_gui.document.mask_ops import changed_bbox
+from symnet_gui.document.undo import MaskPatchCommand
 from symnet_gui.services.image_loader import ImageLoader, LoadedView
 
 log = logging.getLogger(__name__)
@@ -355,9 +356,7 @@ class AnnotationDocument(QObject):
 
     def replace_mask(self, new: np.ndarray, text: str) -> bool:
         """Replace the whole current mask as one undo step (only the changed box is stored)."""
-        if self._mask is None:
-            return False
-        box = changed_bbox(self._mask, new)
+        box = changed_bbox(self._mask, new) if self._mask is not None else None
         if box is None:
             return False
         x, y, w, h = box

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["fill_holes"]
+__all__ = ["changed_bbox", "fill_holes"]
 
 
 def fill_holes(mask: np.ndarray, class_id: int) -> np.ndarray:
@@ -27,3 +27,14 @@ def fill_holes(mask: np.ndarray, class_id: int) -> np.ndarray:
     out = mask.copy()
     out[enclosed & (mask == 0)] = class_id
     return out
+
+
+def changed_bbox(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(x, y, w, h)`` (pixels: column, row, width, height) of the pixels that differ between two
+    equal-shape ``H x W`` arrays, or None when they are equal."""
+    diff = before != after
+    rows = np.flatnonzero(diff.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(diff[rows[0]: rows[-1] + 1].any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)

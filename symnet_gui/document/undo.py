@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-__all__ = ["MaskPatchCommand", "PatchTarget", "changed_bbox"]
+__all__ = ["MaskPatchCommand", "PatchTarget"]
 
 
 class PatchTarget(Protocol):
@@ -20,16 +20,6 @@ class PatchTarget(Protocol):
 
     def apply_patch(self, key: str, x: int, y: int, patch: np.ndarray) -> None:
         """Write ``patch`` (``h x w``, the mask's dtype) at column ``x``, row ``y`` of ``key``'s mask."""
-
-
-def changed_bbox(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
-    """``(x, y, w, h)`` of the pixels that differ between two equal-shape arrays, or None."""
-    diff = before != after
-    rows = np.flatnonzero(diff.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(diff[rows[0]: rows[-1] + 1].any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
 class MaskPatchCommand(QUndoCommand):

@@ -24,7 +24,7 @@ from symnet_gui.services.types import ModelInfo, ModelSpec, ServiceError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckpointBackend", "FactoryBackend", "LoadedModel", "ModelBackend", "ServiceFailure"]
+__all__ = ["APP_PRECISION", "CheckpointBackend", "FactoryBackend", "LoadedModel", "ModelBackend", "ServiceFailure"]
 
 # torch's OpenMP worker threads spin while they wait for work unless told otherwise. In the GUI
 # process they share the CPUs with the GUI thread (and often with other programs): on 2 vCPU with
@@ -33,6 +33,12 @@ __all__ = ["CheckpointBackend", "FactoryBackend", "LoadedModel", "ModelBackend",
 # 16 ms to 6 ms (bench/bench_gui.py). OpenMP reads this once, when torch is imported — here that
 # is later, on the worker thread. An explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# The app predicts in fp32 on every device and offers no precision choice: bf16 autocast on a CPU
+# without oneDNN bf16 kernels (AVX2-only) is many times slower than fp32 (docs/performance.md), so it is
+# never picked up by default. A precision control would have to show the user, through the
+# services' plain data, when bf16 is slow on this CPU (``symnet_core.inference.predictor.cpu_has_fast_bf16``).
+APP_PRECISION = "fp32"
 
 
 class ServiceFailure(Exception):
@@ -134,7 +140,7 @@ class CheckpointBackend:
         def make(threshold: float, use_base_learner: bool) -> Any:
             t = min(max(float(threshold), 0.01), 0.99)
             return Predictor(model, dev, text_embedder=embedder, threshold=t, use_base_learner=use_base_learner,
-                             model_id=info.model_id)
+                             precision=APP_PRECISION, model_id=info.model_id)
 
         log.info("loaded %s on %s in %.1f s: %s", path, dev, info.load_seconds, info.description)
         return _Loaded(info, make)

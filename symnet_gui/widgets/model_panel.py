@@ -45,6 +45,7 @@ class ModelPanel(QWidget):
         self._service = service
         self.state_label = QLabel()
         self.state_label.setProperty("role", "heading")
+        self.state_label.setWordWrap(True)  # "Loading <long model name>…" must not widen the panel past its dock
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.description.setProperty("role", "hint")

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
 from symnet_core.project.atomic import atomic_write_bytes
+from symnet_gui.imaging.overlays import compose_thumbnail
 from symnet_gui.platform.paths import cache_dir
 from symnet_gui.services.image_loader import rgb_to_qimage
 
@@ -32,28 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ThumbnailCache", "compose_thumbnail"]
-
-
-def _hex_rgb(color: str) -> tuple[int, int, int]:
-    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
-
-
-def compose_thumbnail(rgb: np.ndarray, mask: np.ndarray | None, colors: dict[int, str],
-                      alpha: float = 0.5) -> np.ndarray:
-    """Blend class colours into a small RGB image (``mask`` at any size; resized nearest)."""
-    out = rgb.astype(np.float32)
-    if mask is not None and mask.any():
-        small = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
-        for cid, color in colors.items():
-            sel = small == cid
-            if sel.any():
-                out[sel] = out[sel] * (1 - alpha) + np.array(_hex_rgb(color), np.float32) * alpha
-        edges = cv2.morphologyEx((small > 0).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((2, 2), np.uint8)) > 0
-        for cid, color in colors.items():
-            sel = edges & (small == cid)
-            out[sel] = np.array(_hex_rgb(color), np.float32)
-    return np.clip(out, 0, 255).astype(np.uint8)
+__all__ = ["ThumbnailCache"]
 
 
 class _Relay(QObject):

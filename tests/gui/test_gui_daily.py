@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QWidget
 
 from tests.gui.conftest import show_image
 from tests.gui.test_gui_canvas import stroke
@@ -171,50 +173,120 @@ def test_toolbar_shows_icons_with_text_on_hover(qtbot, make_window):
         assert button.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
 
 
-def _fully_visible(widget) -> str:
-    """"" when ``widget`` is wide enough for its content and, scrolled to, inside its scroll area's viewport."""
+def _clipped(widget) -> str:
+    """"" when ``widget`` has the room its content needs and, scrolled to, lies inside every ancestor.
+
+    Checked against each parent up to the window, not only a scroll area's viewport: a panel squeezed
+    below its layout's minimum pushes its children past its own edge (cut by the dock), and a widget
+    given less height than its wrapped text needs loses lines without leaving its parent.
+    """
     from PySide6.QtWidgets import QScrollArea
 
-    if widget.width() < widget.minimumSizeHint().width():
-        return f"{widget.objectName() or type(widget).__name__} squeezed: {widget.width()} < " \
-               f"{widget.minimumSizeHint().width()}"
+    name = f"{type(widget).__name__} {widget.text()[:50]!r}" if hasattr(widget, "text") else type(widget).__name__
+    hint = widget.minimumSizeHint()
+    need_h = max(hint.height(), widget.heightForWidth(widget.width()) if widget.hasHeightForWidth() else 0)
+    if widget.width() < hint.width() or widget.height() < need_h:
+        return f"{name} squeezed to {widget.width()}x{widget.height()}, needs {hint.width()}x{need_h}"
     parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QScrollArea):
+    while parent is not None:  # scroll every enclosing scroll area to it
+        if isinstance(parent, QScrollArea):
+            parent.ensureWidgetVisible(widget, 0, 0)
         parent = parent.parentWidget()
-    if parent is None:
-        return ""
-    parent.ensureWidgetVisible(widget, 0, 0)
-    vp = parent.viewport()
-    rect = QRect(widget.mapTo(vp, QPoint(0, 0)), widget.size())
-    if not vp.rect().contains(rect):
-        return f"{type(widget).__name__} {widget.text() if hasattr(widget, 'text') else ''!r} at {rect} " \
-               f"outside the viewport {vp.rect()}"
+    parent = widget.parentWidget()
+    while parent is not None:
+        rect = QRect(widget.mapTo(parent, QPoint(0, 0)), widget.size())
+        if not parent.rect().contains(rect):
+            return f"{name} at {rect} cut by {type(parent).__name__} {parent.rect()}"
+        if parent.isWindow():
+            break
+        parent = parent.parentWidget()
     return ""
 
 
-def test_side_panels_are_not_clipped_at_1280x800(qtbot, make_window, folder):
-    from symnet_gui.services.inference_service import ModelState
+def _side_panel_problems(window) -> list[str]:
+    """Every shown label (with text), button, box and bar of the Classes, Model and Propagation panels."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QProgressBar
 
-    w = make_window(folder=folder)
-    w.resize(1280, 800)
-    w.model_panel._on_state(ModelState.LOADING)  # the state that overflowed
-    w.adaptation._running_row.show()
-    w.adaptation.progress_label.setText("Epoch 3 / 20 · loss 0.123 · about 40 s left")
-    w.adaptation.progress_label.show()
-    w.propagation.progress_label.setText("Predicting 12 / 40 · img_012.png · about 1 min left")
-    w.propagation.summary_label.setText("Propagation: 40 predicted, 3 low confidence")
-    w.propagation.hint_label.setText("Supports changed since the last run — propagate again")
-    w.propagation.hint_label.show()
-    qtbot.wait(300)
-    widgets = [w.model_panel.state_label, w.model_panel.device_box, w.model_panel.open_button,
-               w.adaptation.adapt_button, w.adaptation.reset_button, w.adaptation.cancel_button,
-               w.adaptation.progress, w.propagation.start_button, w.propagation.cancel_button,
-               w.propagation.progress, w.propagation.progress_label, w.propagation.hint_label,
-               *w.propagation.scope_group.buttons()]
-    widgets = [x for x in widgets if x.isVisible()]  # (the stale hint shows only when supports changed)
-    assert len(widgets) >= 12
-    problems = [p for p in (_fully_visible(x) for x in widgets) if p]
-    assert not problems, problems
+    kinds = (QLabel, QAbstractButton, QComboBox, QAbstractSpinBox, QProgressBar)
+    shown = [x for panel in (window.classes, window.model_panel, window.propagation)
+             for x in panel.findChildren(QWidget) if isinstance(x, kinds) and x.isVisible()
+             and not (isinstance(x, QLabel) and not x.text())]  # an empty label shows nothing to cut
+    return [p for p in (_clipped(x) for x in shown) if p]
+
+
+@pytest.fixture
+def app_theme():
+    """The real app's look (Fusion, its style sheet and 9.5 pt font: buttons 28 px high, not the bare
+    test app's 22 px), restored afterwards. Without it every panel is smaller than users see it and
+    the side panels fit at 1280x800 even with no scroll area at all."""
+    from PySide6.QtWidgets import QApplication
+
+    from symnet_gui.platform.style import apply_theme
+
+    app = QApplication.instance()
+    saved = (app.style().name(), app.palette(), app.font(), app.styleSheet())
+    apply_theme(app, "dark")
+    yield
+    app.setStyleSheet(saved[3])
+    app.setStyle(saved[0])
+    app.setPalette(saved[1])
+    app.setFont(saved[2])
+
+
+def test_side_panels_are_not_clipped_at_1280x800(qtbot, make_window, folder, fake_config, app_theme):
+    import threading
+
+    from symnet_gui.services.backend import FactoryBackend
+    from tests.gui.fakes import FakePredictor
+
+    class HeldBackend(FactoryBackend):  # the model stays "loading" until the test lets it go
+        gate = threading.Event()
+
+        def load(self, spec):
+            assert self.gate.wait(20), "never released"
+            return super().load(spec)
+
+    held = HeldBackend(lambda t, base: FakePredictor(fake_config, t, base))
+    w = make_window(held, folder, model=False)
+    w.resize(1280, 781)  # maximized on a 1280x800 screen under a window manager's title bar (openbox: 19 px)
+    try:
+        paint_support(qtbot, w)
+        w.class_ops.rename_class(w.document.classes[0].id, "violet-yellow checkered blob")  # the demo's class
+        w.load_checkpoint(str(folder / "demo.pth"), "demo model (synthetic scenes)")  # the state that overflowed
+        w.adaptation._running_row.show()  # adapting, with its progress line
+        w.adaptation.progress_label.setText("step 12 / 60 · 0.41 s/step · ETA about 25 s")
+        w.adaptation.progress_label.show()
+        w.propagation.progress_label.setText("12 / 40 · 0.53 s/image · ETA about 1 min")
+        w.propagation.summary_label.setText("40 predicted · 3 low confidence · 0 failed")
+        qtbot.wait(400)  # (the supports line refreshes 200 ms after a change)
+        assert "Loading demo model" in w.model_panel.state_label.text()
+        shown = [w.adaptation.cancel_button, w.adaptation.progress, w.propagation.start_button,
+                 w.model_panel.open_button]
+        assert all(x.isVisible() for x in shown)
+        problems = _side_panel_problems(w)
+    finally:
+        held.gate.set()
+    qtbot.waitUntil(lambda: w.service.model_info is not None, timeout=10000)
+    assert not problems, "\n".join(problems)
+
+
+def test_default_window_fits_a_screen_smaller_than_its_default_size(qtbot, tmp_path):
+    """1440x900 on a 1280x800 screen put the right-hand panels past the screen's edge (seen under
+    Xvfb + openbox); on a screen too small for it the first window opens maximized instead."""
+    from symnet_gui.main_window import MainWindow
+    from symnet_gui.platform.settings import AppSettings
+
+    w = MainWindow(AppSettings(path=tmp_path / "settings.yaml"))
+    qtbot.addWidget(w)
+    room = w.screen().availableGeometry()
+    assert room.width() < 1440 or room.height() < 940, "the test screen must be smaller than the default size"
+    w.show()
+    qtbot.waitExposed(w)
+    def fits() -> None:
+        assert w.isMaximized() and room.contains(w.frameGeometry()), f"{w.frameGeometry()} past {room}"
+
+    qtbot.waitUntil(fits, timeout=2000)  # (the offscreen platform maximizes a moment after showing)
+    w.close()
 
 
 def test_rgba_image_is_shown_on_the_neutral_background(qtbot, make_window, tmp_path):

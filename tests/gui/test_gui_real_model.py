@@ -88,3 +88,30 @@ def test_checkpoint_backend_loads_a_real_checkpoint_file(qtbot, folder, tmp_path
     finally:
         assert service.shutdown()
         project.close()
+
+
+def test_the_app_predicts_in_fp32_and_never_asks_for_slow_bf16(tmp_path, caplog):
+    """The app offers no precision choice; the predictors it makes run fp32, so bf16 (far slower
+    than fp32 on a CPU without bf16 kernels) can't be chosen without the user knowing. If a
+    precision ever appears in the model spec or the settings, this test is the reminder that the
+    user must be told when bf16 is slow on their CPU."""
+    import dataclasses
+    import logging
+
+    from symnet_core.model.checkpoints import save_checkpoint
+    from symnet_gui.platform.settings import AppSettings
+    from symnet_gui.services.backend import APP_PRECISION, CheckpointBackend
+    from tests.model_helpers import tiny_model
+
+    path = save_checkpoint(tiny_model(), tmp_path / "tiny.pth", dataset="synthetic",
+                           text_encoder={"kind": "hashed", "salt": "symnet-synthetic"})
+    loaded = CheckpointBackend().load(ModelSpec(str(path), "cpu"))
+    with caplog.at_level(logging.WARNING, logger="symnet_core.inference.predictor"):
+        predictors = [loaded.make_predictor(0.5, True), loaded.make_predictor(0.3, False)]
+    assert APP_PRECISION == "fp32"
+    assert [p.precision for p in predictors] == ["fp32", "fp32"]
+    assert not [r for r in caplog.records if "bf16" in r.getMessage()]
+    for kind in (ModelSpec, AppSettings):
+        fields = {f.name for f in dataclasses.fields(kind)}
+        assert not any("precision" in f or "dtype" in f for f in fields), \
+            f"{kind.__name__} now chooses a precision: show when bf16 is slow on this CPU (cpu_has_fast_bf16)"

@@ -115,13 +115,29 @@ def test_gui_outside_services_never_imports_torch():
     )
 
 
-GUI_QT_FREE_MODULES = ("symnet_gui/canvas/raster.py", "symnet_gui/document/mask_ops.py")
+GUI_QT_FREE_MODULES = ("symnet_gui/canvas/raster.py", "symnet_gui/document/mask_ops.py",
+                       "symnet_gui/imaging/__init__.py", "symnet_gui/imaging/overlays.py")
+GUI_ARRAY_HELPERS = {"symnet_gui.document.mask_ops": ("changed_bbox", "fill_holes"),
+                     "symnet_gui.imaging.overlays": ("compose_thumbnail", "uncertainty_rgba"),
+                     "symnet_gui.canvas.raster": ("fill_polygon", "stamp_segment")}
 
 
 @pytest.mark.parametrize("rel", GUI_QT_FREE_MODULES)
 def test_gui_array_helpers_are_qt_free(rel):
-    violations = _scan([REPO_ROOT / rel], CORE_FORBIDDEN - {"symnet_gui"})
+    violations = _scan([REPO_ROOT / rel], (CORE_FORBIDDEN - {"symnet_gui"}) | GUI_FORBIDDEN)
     assert not violations, "\n".join(map(str, violations))
+
+
+def test_importing_the_gui_array_helpers_loads_no_qt_or_torch(python_subprocess):
+    """Their packages' ``__init__`` and everything they import count too, not only the files."""
+    imports = "; ".join(f"from {m} import {', '.join(names)}" for m, names in GUI_ARRAY_HELPERS.items())
+    proc = python_subprocess(
+        f"import json, sys; {imports}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('PySide6', 'shiboken6', 'torch', 'torchvision', 'open_clip'))))"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
 @pytest.mark.parametrize(
