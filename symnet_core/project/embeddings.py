@@ -7,7 +7,8 @@ ranking until the next propagation, so a damaged or foreign file is ignored with
 never an error. Vectors of one model only: storing vectors of another model replaces the file.
 
 File: an ``.npz`` (no pickles) with ``model`` (0-d str), ``keys`` (str ``[N]``, image keys as in
-the project) and ``vectors`` (float32 ``[N,C]``), replaced atomically.
+the project) and ``vectors`` (``[N,C]``, stored as float16 — 4 KB per image for a 2048-channel
+backbone, ranking needs no more precision — and read back as float32), replaced atomically.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def read_embeddings(project_dir: str | Path) -> Embeddings:
                 raise ValueError(f"vectors of {vectors.shape[1]} features")
             if keys.dtype.kind != "U" or model.dtype.kind != "U":
                 raise ValueError("keys and model must be text")
-            vectors = vectors.astype(np.float32, copy=False)
+            if vectors.dtype.kind != "f":
+                raise ValueError(f"vectors of dtype {vectors.dtype}")
+            vectors = vectors.astype(np.float32)
             if not np.isfinite(vectors).all():
                 raise ValueError("vectors contain NaN or infinity")
             return Embeddings(str(model), {normalize_key(str(k)): v for k, v in zip(keys, vectors, strict=True)})
@@ -99,6 +102,6 @@ def store_embeddings(project_dir: str | Path, model: str, vectors: Mapping[str, 
     width = next(iter(dims)) if dims else (merged[keys[0]].shape[0] if keys else 0)
     matrix = np.stack([merged[k] for k in keys]) if keys else np.zeros((0, width), np.float32)
     buffer = io.BytesIO()
-    np.savez(buffer, model=np.array(model), keys=np.array(keys, dtype=str), vectors=matrix)
+    np.savez(buffer, model=np.array(model), keys=np.array(keys, dtype=str), vectors=matrix.astype(np.float16))
     atomic_write_bytes(_path(Path(project_dir)), buffer.getvalue())
     return Embeddings(model, merged)

@@ -115,7 +115,7 @@ def test_ray_with_an_actor_killed_and_three_shards_give_the_serial_bytes(ckpt, s
         assert p.runs[-1].state == "finished" and p.runs[-1].predicted == N_IMAGES - 1
         vectors = read_embeddings(p.project_dir).vectors  # "which image next" works after a Ray run too
         assert sorted(vectors) == sorted(serial)
-        assert all(abs(float(np.linalg.norm(v)) - 1.0) < 1e-4 for v in vectors.values())
+        assert all(abs(float(np.linalg.norm(v)) - 1.0) < 5e-3 for v in vectors.values())  # stored as float16
 
     root = tmp_path / "shards" / "imgs"
     _project(root).close()

@@ -97,6 +97,8 @@ def test_cache_round_trip_merge_and_model_change(tmp_path):
     got = read_embeddings(tmp_path)
     assert got.model == "m1" and sorted(got.vectors) == ["a.png", "b.png", "sub/é.png"]
     assert got.vectors["b.png"].dtype == np.float32
+    with np.load(tmp_path / EMBEDDINGS_FILE_NAME) as raw:
+        assert raw["vectors"].dtype == np.float16 and raw["vectors"].shape == (3, 3)  # half the bytes on disk
     np.testing.assert_array_equal(got.vectors["a.png"], [1, 0, 0])
     store_embeddings(tmp_path, "m2", {"c.png": [0.5, 0.5]})
     got = read_embeddings(tmp_path)
