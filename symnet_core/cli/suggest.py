@@ -1,8 +1,9 @@
 """``symnet-annotate suggest``: which images to annotate next (after a propagation).
 
 Ranks the project's unlabelled, predicted and rejected images by how much a support there would
-help (:mod:`symnet_core.workflows.next_image`): low confidence, and unlike every current support in
-appearance. Reads the project only (opened read-only, so it works while the app has it open).
+help (:mod:`symnet_core.workflows.next_image`): by default lowest model confidence first (rejected
+predictions first of all); ``--uncertainty-weight`` below 1 mixes in distance from the supports.
+Reads the project only (opened read-only, so it works while the app has it open).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ def register(sub) -> None:
     s.add_argument("--project", required=True, help="images folder (or its .symnet folder) of a project")
     s.add_argument("--top", type=int, default=10, help="how many to list (default 10; 0 = all)")
     s.add_argument("--uncertainty-weight", type=float, default=None,
-                   help="0 = only how unlike the supports an image looks, 1 = only low confidence (default 0.5)")
+                   help="1 = lowest confidence first (default, measured best), 0 = only how unlike the "
+                        "supports an image looks (k-center); docs/gui.md")
     s.add_argument("--json", action="store_true", help="print JSON instead of lines")
     s.set_defaults(run=_suggest)
 

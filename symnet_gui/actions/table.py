@@ -119,8 +119,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("review.prev_unreviewed", "Previous to review", "&Review", "review.previous_unreviewed",
                ("Shift+N",)),
     ActionSpec("review.next_suggested", "Next s&uggested image", "&Review", "suggest.next_suggested", ("J",),
-               tip="Jump to the image where a new support would help most: the model is unsure there and it "
-                   "looks unlike the current supports (ranked after a propagation)"),
+               tip="Jump to the image to paint next: the one the model is least sure of (rejected predictions "
+                   "first), ranked after a propagation"),
     ActionSpec("review.next", "Next image", "&Review", "review.next_image", ("D", "PgDown")),
     ActionSpec("review.prev", "Previous image", "&Review", "review.previous_image", ("A", "PgUp")),
     # Model

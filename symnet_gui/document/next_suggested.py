@@ -1,8 +1,9 @@
 """"Next suggested image" (an action target) and the image list's "Suggested next" sort.
 
 The ranking (:mod:`symnet_core.workflows.next_image`) orders the images still waiting for a
-human by how much a support there would help: low model confidence, and far in appearance
-from every current support. It is computed off the GUI thread by
+human by how much a support there would help: lowest model confidence first (the measured
+default, docs/gui.md; distance from the supports is available but did not help there).
+It is computed off the GUI thread by
 :class:`symnet_gui.services.suggestions.SuggestionService` whenever it is needed and may have
 changed — a jump was asked for, the list is sorted by it and records changed (debounced), or
 a propagation finished.
@@ -21,8 +22,8 @@ from symnet_gui.widgets.notifications import NotificationCenter
 __all__ = ["SuggestionController"]
 
 NOTHING_RANKED = "No suggestion yet: propagate first"
-NOTHING_RANKED_HINT = ("The suggestion ranks the images a propagation predicted by how much a support there "
-                       "would help (low confidence, unlike the current supports).")
+NOTHING_RANKED_HINT = ("The suggestion ranks the images a propagation predicted, least confident first "
+                       "(rejected ones before all).")
 
 
 class SuggestionController(QObject):

@@ -88,7 +88,7 @@ def test_shortcut_is_listed_and_unique(qtbot, make_window):
     from symnet_gui.actions.table import ACTIONS, shortcut_conflicts
 
     spec = next(a for a in ACTIONS if a.id == "review.next_suggested")
-    assert spec.shortcuts == ("J",) and "support" in spec.tip
+    assert spec.shortcuts == ("J",) and "least sure" in spec.tip
     assert not shortcut_conflicts()
     w = make_window()
     assert w.commands["review.next_suggested"].shortcut().toString() == "J"

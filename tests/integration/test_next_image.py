@@ -53,7 +53,7 @@ def test_propagation_records_vectors_and_the_ranking_follows_new_supports(tmp_pa
         cache = read_embeddings(project.project_dir)
         assert cache.model == "tiny"
         assert sorted(cache.vectors) == sorted(masks), "every predicted image and the support"
-        first = suggest_next(project)
+        first = suggest_next(project, uncertainty_weight=0.5)
         assert len(first.ranked) == 7 and first.unranked == () and first.supports_used == 1
         assert set(first.ranked) == {f"im{i}.png" for i in range(1, 8)}
         assert all(0.0 <= x <= 1.0 for x in first.priorities)
