@@ -4,7 +4,8 @@ The situation it measures: a folder of images of one class, one painted support,
 done; the user paints ``k`` more supports (k = 1..4), one at a time, each chosen either
 
 * ``suggested`` — the top image of :func:`symnet_core.workflows.suggest.rank_candidates` after
-  propagating with the supports so far (the app's default weight), or
+  propagating with the supports so far, at weight 0.5 (k-center distance and confidence equally:
+  the first design; the app now ships weight 1.0 = ``confidence``, chosen from this benchmark), or
 * ``random`` — an image drawn at random from the unlabelled ones,
 
 and after each addition the model's IoU is measured on a held-out set of images of the same
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-STRATEGIES = {"suggested": None, "random": None, "confidence": 1.0, "coverage": 0.0}
+STRATEGIES = {"suggested": 0.5, "random": None, "confidence": 1.0, "coverage": 0.0}
 
 
 def _iou_sums(preds, masks) -> tuple[int, int]:
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/bench_suggest.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model": "demo (symnet_core/assets/demo/demo_model.pth)",
         "classes": classes, "seeds": args.seeds, "pool": args.pool, "eval": args.eval, "steps": args.steps,
-        "uncertainty_weight": DEFAULT_UNCERTAINTY_WEIGHT,
+        "uncertainty_weight_suggested": STRATEGIES["suggested"],
         "summary": summary, "held_out_iou": per_class, "folder_iou": folder_iou, "picks": picks,
         "elapsed_s": round(time.perf_counter() - started, 1), "torch_threads": torch.get_num_threads(),
         "device": str(predictor.device),
