@@ -77,11 +77,13 @@ def read_embeddings(project_dir: str | Path) -> Embeddings:
         return Embeddings()
 
 
-def store_embeddings(project_dir: str | Path, model: str, vectors: Mapping[str, np.ndarray]) -> Embeddings:
+def store_embeddings(
+    project_dir: str | Path, model: str, vectors: Mapping[str, np.ndarray], *, current: Embeddings | None = None
+) -> Embeddings:
     """Merge ``vectors`` (image key → float ``[C]``) into the cache and write it atomically.
 
-    Vectors of another ``model`` (or another length) already in the file are dropped. Returns
-    the cache as written.
+    Vectors of another ``model`` (or another length) already in the file are dropped. ``current``:
+    the cache as the caller just read it (saves reading the file again). Returns the cache as written.
 
     Raises:
         ProjectWriteError: the file could not be written (the old one is intact).
@@ -93,7 +95,7 @@ def store_embeddings(project_dir: str | Path, model: str, vectors: Mapping[str, 
         raise ValueError(f"vectors of different lengths: {sorted(dims)}")
     if any(not np.isfinite(v).all() for v in new.values()):
         raise ValueError("embedding vectors must be finite")
-    old = read_embeddings(project_dir)
+    old = read_embeddings(project_dir) if current is None else current
     merged: dict[str, np.ndarray] = {}
     if old.model == model and (not dims or {v.shape[0] for v in old.vectors.values()} <= dims):
         merged.update(old.vectors)

@@ -70,6 +70,7 @@ def record_embeddings(
     """
     vectors = dict(vectors)
     embed = getattr(predictor, "embed", None)
+    cache = None
     if callable(embed):
         cache = read_embeddings(project.project_dir)
         have = cache.vectors if cache.model == model else {}
@@ -86,7 +87,7 @@ def record_embeddings(
     if not vectors:
         return 0
     try:
-        store_embeddings(project.project_dir, model, vectors)
+        store_embeddings(project.project_dir, model, vectors, current=cache)
     except (ProjectWriteError, ValueError) as exc:
         log.warning("embedding cache not written: %s", exc)
         return 0
